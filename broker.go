@@ -1,0 +1,294 @@
+package cmq
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+)
+
+// Broker owns named queues. Create one with [NewBroker]; the zero Broker is
+// not usable. A Broker starts no goroutine and holds no timer while no
+// receive is waiting, so an idle broker costs only memory. All methods are
+// safe for concurrent use.
+//
+// Lock order: the broker's lock, then a source queue's lock, then its
+// dead-letter queue's lock. The broker's lock guards the name map and the
+// dead-letter bindings only; no message work happens under it.
+type Broker struct {
+	limits  Limits
+	log     *slog.Logger
+	start   time.Time // the clock: start plus monotonic time since
+	startNS int64
+
+	mu      sync.RWMutex
+	queues  map[string]*Queue // by lower-case name
+	closed  bool
+	nextNum uint64 // numbers queues; prefixes message ids
+}
+
+// NewBroker returns an empty Broker that enforces [DefaultLimits] unless an
+// option says otherwise. It fails only if [WithLimits] was given limits that
+// fail [Limits.Validate].
+func NewBroker(opts ...Option) (*Broker, error) {
+	c := brokerConfig{limits: DefaultLimits(), logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&c)
+	}
+	if err := c.limits.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	return &Broker{
+		limits:  c.limits,
+		log:     c.logger,
+		start:   start,
+		startNS: start.UnixNano(),
+		queues:  make(map[string]*Queue),
+	}, nil
+}
+
+// Limits returns the limits the broker enforces.
+func (b *Broker) Limits() Limits { return b.limits }
+
+// now returns the broker's clock in Unix nanoseconds. It is wall time at
+// NewBroker plus monotonic time since, so it never goes back.
+func (b *Broker) now() int64 { return b.startNS + int64(time.Since(b.start)) }
+
+// validName reports whether name is 1 to QueueNameLength characters, an
+// ASCII letter first, then ASCII letters, digits or '-'.
+func (b *Broker) validName(name string) bool {
+	if len(name) == 0 || len(name) > b.limits.QueueNameLength {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateQueue creates the queue name with the given attributes; nil
+// attributes take their defaults from [Limits]. Names are 1 to 64
+// characters, a letter first, then letters, digits or '-', and unique
+// case-insensitively. A name freed by [Broker.DeleteQueue] may be used again
+// at once.
+//
+// Errors: [ErrQueueNameFormat], [ErrQueueExists], [ErrQueueLimit],
+// [ErrOutOfRange] and [ErrRewindPeriod] for attributes, the dead-letter
+// errors for a policy, [ErrClosed].
+func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error) {
+	if !b.validName(name) {
+		return nil, ErrQueueNameFormat
+	}
+	set, err := b.limits.defaultSettings().apply(attrs, &b.limits)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	key := strings.ToLower(name)
+	if b.queues[key] != nil {
+		return nil, ErrQueueExists
+	}
+	if len(b.queues) >= b.limits.Queues {
+		return nil, ErrQueueLimit
+	}
+	q := &Queue{b: b, name: name, num: b.nextNum, id: newQueueID()}
+	b.nextNum++
+	var dlq *Queue
+	if set.deadLetter != nil {
+		if dlq, err = b.checkDeadLetter(q, set.deadLetter); err != nil {
+			return nil, err
+		}
+	}
+	now := b.now()
+	q.set = set
+	q.created, q.modified = now, now
+	q.tree = btree.NewG(32, lessMessage)
+	q.horizon = now
+	q.nextPending = maxTime
+	q.sendLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
+	q.recvLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
+	q.delLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
+	b.bind(q, dlq)
+	b.queues[key] = q
+	b.log.Info("queue created", "queue", name, "id", q.id)
+	return q, nil
+}
+
+// newQueueID returns an id in CMQ's style, "queue-" and 12 random letters
+// and digits.
+func newQueueID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := []byte("queue-000000000000")
+	for i := 6; i < len(b); i++ {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// Queue returns the queue name (compared case-insensitively).
+// Errors: [ErrQueueNameFormat], [ErrQueueNotExist], [ErrClosed].
+func (b *Broker) Queue(name string) (*Queue, error) {
+	if !b.validName(name) {
+		return nil, ErrQueueNameFormat
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	q := b.queues[strings.ToLower(name)]
+	if q == nil {
+		return nil, ErrQueueNotExist
+	}
+	return q, nil
+}
+
+// DeleteQueue deletes the queue name and every message in it. Receives
+// waiting on it return [ErrQueueNotExist], and so does every later call on
+// its *Queue. If it had a dead-letter queue, the binding ends.
+//
+// Errors: [ErrQueueNameFormat], [ErrQueueNotExist],
+// [ErrDeadLetterQueueInUse] when other queues use it as their dead-letter
+// queue, [ErrClosed].
+func (b *Broker) DeleteQueue(name string) error {
+	if !b.validName(name) {
+		return ErrQueueNameFormat
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	key := strings.ToLower(name)
+	q := b.queues[key]
+	if q == nil {
+		return ErrQueueNotExist
+	}
+	if len(q.sources) > 0 {
+		return ErrDeadLetterQueueInUse
+	}
+	b.bind(q, nil)
+	delete(b.queues, key)
+	q.mu.Lock()
+	q.shut(stateDeleted)
+	q.mu.Unlock()
+	b.log.Info("queue deleted", "queue", q.name)
+	return nil
+}
+
+// ListOptions select a page of a list call.
+type ListOptions struct {
+	// Search keeps only names that contain it, ignoring case. Empty keeps
+	// all.
+	Search string
+	// Offset skips that many matching queues. It may not be negative.
+	Offset int
+	// Limit is the page size; 0 means [Limits].ListLimit.Default.
+	Limit int
+}
+
+// QueueSummary names a queue in a list.
+type QueueSummary struct {
+	ID   string
+	Name string
+}
+
+// ListQueues returns one page of queues, sorted by name ignoring case, and
+// the number of queues that match o.Search in all.
+// Errors: [ErrOutOfRange] for a negative offset or a limit outside
+// [Limits].ListLimit, [ErrClosed].
+func (b *Broker) ListQueues(o ListOptions) ([]QueueSummary, int, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, 0, ErrClosed
+	}
+	return b.page(b.queues, o)
+}
+
+// ListDeadLetterSourceQueues lists, like [Broker.ListQueues], the queues
+// whose dead-letter queue is dlq.
+// Errors: [ErrQueueNameFormat], [ErrQueueNotExist] for dlq, [ErrOutOfRange],
+// [ErrClosed].
+func (b *Broker) ListDeadLetterSourceQueues(dlq string, o ListOptions) ([]QueueSummary, int, error) {
+	if !b.validName(dlq) {
+		return nil, 0, ErrQueueNameFormat
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, 0, ErrClosed
+	}
+	d := b.queues[strings.ToLower(dlq)]
+	if d == nil {
+		return nil, 0, ErrQueueNotExist
+	}
+	m := make(map[string]*Queue, len(d.sources))
+	for _, s := range d.sources {
+		m[strings.ToLower(s.name)] = s
+	}
+	return b.page(m, o)
+}
+
+// page applies o to queues. The caller holds b.mu.
+func (b *Broker) page(queues map[string]*Queue, o ListOptions) ([]QueueSummary, int, error) {
+	limit := o.Limit
+	if limit == 0 {
+		limit = b.limits.ListLimit.Default
+	}
+	if o.Offset < 0 {
+		return nil, 0, outOfRange("offset")
+	}
+	if !b.limits.ListLimit.contains(limit) {
+		return nil, 0, outOfRange("limit")
+	}
+	search := strings.ToLower(o.Search)
+	keys := make([]string, 0, len(queues))
+	for k := range queues {
+		if strings.Contains(k, search) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	total := len(keys)
+	lo := min(o.Offset, total)
+	keys = keys[lo : lo+min(limit, total-lo)]
+	out := make([]QueueSummary, len(keys))
+	for i, k := range keys {
+		out[i] = QueueSummary{ID: queues[k].id, Name: queues[k].name}
+	}
+	return out, total, nil
+}
+
+// Close closes the broker: every waiting receive returns [ErrClosed] at
+// once, and so does every later call on the broker or its queues. Messages
+// are dropped. Close starts nothing and leaves no goroutine or timer behind.
+// It is idempotent and always returns nil.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	for _, q := range b.queues {
+		q.mu.Lock()
+		q.shut(stateClosed)
+		q.mu.Unlock()
+	}
+	b.log.Info("broker closed", "queues", len(b.queues))
+	return nil
+}

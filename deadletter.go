@@ -1,0 +1,142 @@
+package cmq
+
+import (
+	"slices"
+	"strings"
+)
+
+// checkDeadLetter returns the dead-letter queue p names for source q, or
+// the CMQ error that forbids the binding. The caller holds b.mu.
+func (b *Broker) checkDeadLetter(q *Queue, p *DeadLetterPolicy) (*Queue, error) {
+	if !b.validName(p.DeadLetterQueue) {
+		return nil, ErrDeadLetterQueueNotExist
+	}
+	d := b.queues[strings.ToLower(p.DeadLetterQueue)]
+	switch {
+	case d == nil:
+		return nil, ErrDeadLetterQueueNotExist
+	case d == q, d.dlq != nil, len(q.sources) > 0:
+		return nil, ErrDeadLetterNested
+	case q.dlq != d && len(d.sources) >= b.limits.DeadLetterSources:
+		return nil, ErrDeadLetterTooManySources
+	}
+	return d, nil
+}
+
+// bind makes d the dead-letter queue of q (nil: none), taking q.mu. The
+// caller holds b.mu.
+func (b *Broker) bind(q, d *Queue) {
+	q.mu.Lock()
+	q.bindLocked(d)
+	q.mu.Unlock()
+}
+
+// bindLocked is bind for a caller that holds b.mu and q.mu. It does not
+// change q.set.
+func (q *Queue) bindLocked(d *Queue) {
+	if q.dlq == d {
+		return
+	}
+	if old := q.dlq; old != nil {
+		old.sources = slices.DeleteFunc(old.sources, func(s *Queue) bool { return s == q })
+		old.nsources.Add(-1)
+	}
+	if d != nil {
+		d.sources = append(d.sources, q)
+		d.nsources.Add(1)
+	}
+	q.dlq = d
+}
+
+// UnbindDeadLetterQueue removes the queue's dead-letter policy; messages
+// stay where they are.
+// Errors: [ErrDeadLetterQueueNotExist] if it has none, [ErrQueueNotExist],
+// [ErrClosed].
+func (q *Queue) UnbindDeadLetterQueue() error {
+	b := q.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now, err := q.lockHeld()
+	if err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	if q.dlq == nil {
+		return ErrDeadLetterQueueNotExist
+	}
+	q.bindLocked(nil)
+	q.set.deadLetter = nil
+	q.modified = now
+	return nil
+}
+
+// pullSources lets every queue that uses q as its dead-letter queue move
+// the messages whose time-to-live has passed, so that q's counts and
+// receives are exact. The caller holds no lock.
+func (q *Queue) pullSources() {
+	if q.nsources.Load() == 0 {
+		return
+	}
+	q.b.mu.RLock()
+	sources := slices.Clone(q.sources)
+	q.b.mu.RUnlock()
+	for _, s := range sources {
+		if _, err := s.lockHeld(); err == nil {
+			s.mu.Unlock()
+		}
+	}
+}
+
+// deadLetterExpired moves every message whose dead-letter time-to-live has
+// passed. The caller holds q.mu.
+func (q *Queue) deadLetterExpired(now int64) {
+	p := q.set.deadLetter
+	if p == nil || p.Kind != DeadLetterOnTimeToLive {
+		return
+	}
+	ttl := int64(p.MaxTimeToLive)
+	s := max(q.ttlSeq, q.log.base)
+	for ; s < q.log.end(); s++ {
+		m := q.log.get(s)
+		if m == nil {
+			continue
+		}
+		if now-m.enqueued < ttl {
+			break
+		}
+		if m.inTree {
+			q.moveToDeadLetter(m, now)
+		}
+	}
+	q.ttlSeq = s
+}
+
+// moveToDeadLetter moves m, which is in q's tree, to q's dead-letter queue.
+// If that queue is full or gone the message is dropped. The caller holds
+// q.mu; this takes the dead-letter queue's lock (source before
+// dead-letter queue).
+func (q *Queue) moveToDeadLetter(m *message, now int64) {
+	q.drop(m)
+	d := q.dlq
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state != stateOpen {
+		return
+	}
+	dnow := max(now, d.horizon)
+	d.advance(dnow)
+	if d.retained() >= d.set.maxMsgHeapNum {
+		q.b.log.Warn("dead-letter queue full, message dropped", "queue", q.name, "deadLetterQueue", d.name, "msgId", m.id)
+		return
+	}
+	m.dead = &DeadLetterSource{Queue: q.name, EnqueueTime: unixTime(m.enqueued), DequeueCount: int(m.dequeues)}
+	m.seq = d.nextSeq
+	d.nextSeq++
+	m.enqueued, m.visibleAt, m.firstDeq, m.nonce, m.dequeues = dnow, dnow, 0, 0, 0
+	d.log.push(m)
+	d.insert(m)
+	d.waiters.wake(1)
+}

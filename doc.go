@@ -1,0 +1,89 @@
+// Package cmq implements the queue model of Tencent Cloud Message Queue
+// (CMQ) in-process: named queues with CMQ's attributes, limits, message life
+// cycle and numeric error codes, for Go services that want a reliable
+// in-process queue, for tests that need CMQ behaviour without the cloud, and
+// for frontends such as a CMQ-compatible HTTP server.
+//
+// # Tour
+//
+// A [Broker] owns queues. [Broker.CreateQueue] makes one with
+// [QueueAttributes] (nil fields take CMQ's defaults from [Limits]);
+// [Broker.Queue], [Broker.ListQueues] and [Broker.DeleteQueue] find, page
+// and remove them.
+//
+// A [Queue] holds messages. [Queue.Send] and [Queue.BatchSend] enqueue,
+// optionally with a delay. [Queue.Receive] and [Queue.BatchReceive] hand out
+// visible messages, each with a receipt handle; a received message turns
+// inactive for the queue's VisibilityTimeout and comes back unless
+// [Queue.Delete] or [Queue.BatchDelete] is called with the handle of its
+// latest receive before then. A receive with a wait long-polls: it returns
+// as soon as a message becomes visible, and its context cancels it with
+// nothing consumed. [Queue.Attributes] returns the settings and exact
+// counts; [Queue.SetAttributes] changes only the attributes it is given.
+//
+// Beyond the basics: [Queue.Rewind] replays deleted messages kept for the
+// queue's RewindPeriod; a [DeadLetterPolicy] moves messages received too
+// often, or not deleted in time, to a dead-letter queue; and two extensions
+// that CMQ's HTTP API lacks, [Queue.ChangeVisibility] and [Queue.Purge].
+//
+// Every failure is an [*Error] carrying CMQ's code and module code, and
+// matches one of the Err… sentinels with errors.Is:
+//
+//	_, err := q.Receive(ctx, 0)
+//	if errors.Is(err, cmq.ErrNoMessage) { … } // code 7000, module 10200
+//
+// # Time
+//
+// The Go API takes time.Duration; CMQ's whole seconds belong to the wire.
+// Each operation reads the clock once, under the queue's lock, from a clock
+// that is wall time at [NewBroker] plus monotonic time since, so it never
+// goes back. Nothing runs in the background: visibility, delays, retention
+// and token buckets are derived from that clock when a queue is used, and a
+// timer exists only while a receive waits. Under testing/synctest every
+// time-dependent behaviour runs on the bubble's fake clock, so tests need
+// no real sleep; build the Broker inside the bubble.
+//
+// # Concurrency
+//
+// All methods of Broker and Queue are safe for concurrent use. Each queue
+// has one mutex guarding its messages, counts, token buckets and waiters;
+// the broker's lock guards only the name map and dead-letter bindings. The
+// lock order is broker, then source queue, then dead-letter queue. No user
+// code runs under a lock. Each waiting receive has its own condition
+// variable on the queue's mutex, so a send wakes exactly one waiter per
+// message it makes visible, and a waiter's timeout or cancellation wakes
+// only that waiter. [Broker.Close] wakes every waiter and leaves no
+// goroutine or timer behind.
+//
+// # Fidelity
+//
+// Modelled as CMQ documents them, with the project's decisions where CMQ's
+// sources disagree: queue names and case-insensitive uniqueness; every
+// attribute range and default; message size, batch size (16) and batch
+// bytes (1 MiB); delays (0 to 3600 s); visibility timeouts and receipt
+// handles valid only for the latest receive and only before the next
+// visible time; long polling (0 to 30 s); retention counted from enqueue
+// time in every state; the heap limit (MaxMsgHeapNum, which also counts
+// deleted messages kept for rewind); per-queue QPS buckets where a batch of
+// n costs n and a refusal is immediate; exact active, inactive, delayed and
+// rewind counts and minMsgTime; rewind; dead-letter policies 0 and 1; and
+// the error codes, module codes and texts.
+//
+// Where an in-process queue differs: delivery order is exact (earliest next
+// visible time first, ties in send order), where CMQ promises no order;
+// counts are exact where CMQ's are approximate; durations may be finer than
+// a second; a deleted queue's name may be reused at once (no 6040); the
+// 20,000 delayed-message limit (6070) is not modelled; messages live in
+// memory only and are lost with the process. A long poll on a dead-letter
+// queue is woken by messages moved when a source queue is used or when the
+// poll re-checks; a time-to-live passing in an idle source does not by
+// itself wake it.
+//
+// Rules this package settles where CMQ is silent: a dead-letter move keeps
+// the message id and body, and the moved message starts afresh in the
+// dead-letter queue (enqueue time = move time, dequeue count 0), with its
+// source recorded in [Message].DeadLetter; policy 1 moves a message that is
+// not deleted within MaxTimeToLive of its send, whatever its state; a
+// message that would go to a full dead-letter queue is dropped and logged;
+// [Queue.Rewind] also returns received-but-not-deleted messages to active.
+package cmq

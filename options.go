@@ -1,0 +1,315 @@
+package cmq
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Range is an inclusive range of allowed values with the value used when
+// none is given.
+type Range[T int | time.Duration] struct {
+	Min, Max, Default T
+}
+
+// contains reports whether Min <= v <= Max.
+func (r Range[T]) contains(v T) bool { return r.Min <= v && v <= r.Max }
+
+func (r Range[T]) valid() bool { return r.Min <= r.Default && r.Default <= r.Max }
+
+// Limits holds every numeric limit the broker enforces. [DefaultLimits]
+// returns CMQ's documented limits, so code that works against a Broker with
+// the defaults also works against CMQ. An embedding service or a test may
+// widen or narrow them with [WithLimits]; validation reads from this value
+// and nowhere else.
+//
+// The zero Limits is not usable: start from DefaultLimits and change fields.
+type Limits struct {
+	// Queues is the most queues a broker holds (CMQ: 1000 per account).
+	Queues int
+	// QueueNameLength is the longest queue name, in characters (64).
+	QueueNameLength int
+	// BatchSize is the most messages in one batch send, receive or delete
+	// (16).
+	BatchSize int
+	// BatchBytes is the most bytes the bodies of one batch send may add up
+	// to (1 MiB).
+	BatchBytes int
+	// QPS is the number of messages per second each queue admits for each
+	// of send, receive and delete; a batch of n costs n. 0 means no limit.
+	// CMQ: 5000.
+	QPS int
+	// DeadLetterSources is the most queues one dead-letter queue serves (6).
+	DeadLetterSources int
+
+	// Delay bounds the delay of a send (0 to 3600 s).
+	Delay Range[time.Duration]
+	// MsgHeapNum bounds the queue attribute MaxMsgHeapNum
+	// (1,000,000 to 1,000,000,000; default 100,000,000).
+	MsgHeapNum Range[int]
+	// PollingWait bounds the queue attribute PollingWait and the wait of a
+	// single receive (0 to 30 s; default 0).
+	PollingWait Range[time.Duration]
+	// VisibilityTimeout bounds the queue attribute VisibilityTimeout and
+	// [Queue.ChangeVisibility] (1 s to 43,200 s; default 30 s).
+	VisibilityTimeout Range[time.Duration]
+	// MsgSize bounds the queue attribute MaxMsgSize, in bytes
+	// (1024 to 1,048,576; default 65,536).
+	MsgSize Range[int]
+	// MsgRetention bounds the queue attribute MsgRetention
+	// (60 s to 1,296,000 s; default 345,600 s, 4 days).
+	MsgRetention Range[time.Duration]
+	// MaxReceiveCount bounds [DeadLetterPolicy].MaxReceiveCount (1 to 1000).
+	// Its Default is unused.
+	MaxReceiveCount Range[int]
+	// MaxTimeToLive bounds [DeadLetterPolicy].MaxTimeToLive (300 s to
+	// 43,200 s; it must also be below the queue's MsgRetention). Its Default
+	// is unused.
+	MaxTimeToLive Range[time.Duration]
+	// ListLimit bounds the page size of a list call (1 to 50; default 20).
+	ListLimit Range[int]
+}
+
+// DefaultLimits returns CMQ's documented limits, as settled in the
+// project's DECISIONS.md.
+func DefaultLimits() Limits {
+	return Limits{
+		Queues:            1000,
+		QueueNameLength:   64,
+		BatchSize:         16,
+		BatchBytes:        1 << 20,
+		QPS:               5000,
+		DeadLetterSources: 6,
+		Delay:             Range[time.Duration]{0, 3600 * time.Second, 0},
+		MsgHeapNum:        Range[int]{1_000_000, 1_000_000_000, 100_000_000},
+		PollingWait:       Range[time.Duration]{0, 30 * time.Second, 0},
+		VisibilityTimeout: Range[time.Duration]{1 * time.Second, 43200 * time.Second, 30 * time.Second},
+		MsgSize:           Range[int]{1024, 1 << 20, 65536},
+		MsgRetention:      Range[time.Duration]{60 * time.Second, 1296000 * time.Second, 345600 * time.Second},
+		MaxReceiveCount:   Range[int]{1, 1000, 1},
+		MaxTimeToLive:     Range[time.Duration]{300 * time.Second, 43200 * time.Second, 300 * time.Second},
+		ListLimit:         Range[int]{1, 50, 20},
+	}
+}
+
+// Validate reports whether l is usable: every count positive (QPS may be
+// 0), every range ordered with its default inside, and no range that lets
+// a wait, delay or timeout go negative.
+func (l Limits) Validate() error {
+	bad := func(field string) error {
+		return fmt.Errorf("cmq: invalid Limits.%s", field)
+	}
+	switch {
+	case l.Queues < 1:
+		return bad("Queues")
+	case l.QueueNameLength < 1:
+		return bad("QueueNameLength")
+	case l.BatchSize < 1:
+		return bad("BatchSize")
+	case l.BatchBytes < 1:
+		return bad("BatchBytes")
+	case l.QPS < 0:
+		return bad("QPS")
+	case l.DeadLetterSources < 1:
+		return bad("DeadLetterSources")
+	case !l.Delay.valid() || l.Delay.Min < 0:
+		return bad("Delay")
+	case !l.MsgHeapNum.valid() || l.MsgHeapNum.Min < 1:
+		return bad("MsgHeapNum")
+	case !l.PollingWait.valid() || l.PollingWait.Min < 0:
+		return bad("PollingWait")
+	case !l.VisibilityTimeout.valid() || l.VisibilityTimeout.Min <= 0:
+		return bad("VisibilityTimeout")
+	case !l.MsgSize.valid() || l.MsgSize.Min < 1:
+		return bad("MsgSize")
+	case !l.MsgRetention.valid() || l.MsgRetention.Min <= 0:
+		return bad("MsgRetention")
+	case !l.MaxReceiveCount.valid() || l.MaxReceiveCount.Min < 1:
+		return bad("MaxReceiveCount")
+	case !l.MaxTimeToLive.valid() || l.MaxTimeToLive.Min <= 0:
+		return bad("MaxTimeToLive")
+	case !l.ListLimit.valid() || l.ListLimit.Min < 1:
+		return bad("ListLimit")
+	}
+	return nil
+}
+
+// An Option configures a [Broker] in [NewBroker].
+type Option func(*brokerConfig)
+
+type brokerConfig struct {
+	limits Limits
+	logger *slog.Logger
+}
+
+// WithLimits replaces [DefaultLimits] with l. NewBroker rejects an l that
+// fails [Limits.Validate].
+func WithLimits(l Limits) Option {
+	return func(c *brokerConfig) { c.limits = l }
+}
+
+// WithLogger sets the logger for state changes (queues created and deleted,
+// dead-letter moves, close). The default discards everything. The broker
+// never logs an error it also returns.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *brokerConfig) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// QueueAttributes are the settable attributes of a queue, used by
+// [Broker.CreateQueue] and [Queue.SetAttributes]. A nil field is "not
+// given": CreateQueue uses the default from [Limits], SetAttributes leaves
+// the attribute as it is. The zero QueueAttributes therefore creates a queue
+// with every default, and sets nothing.
+//
+// Durations are time.Duration here; CMQ's wire API counts whole seconds.
+type QueueAttributes struct {
+	// MaxMsgHeapNum caps the messages the queue retains (CMQ maxMsgHeapNum).
+	// Sends beyond it fail with [ErrHeapFull]. It is a cap, not an
+	// allocation.
+	MaxMsgHeapNum *int
+	// PollingWait is how long a receive that gives no wait of its own waits
+	// for a message (pollingWaitSeconds).
+	PollingWait *time.Duration
+	// VisibilityTimeout is how long a received message stays invisible
+	// (visibilityTimeout).
+	VisibilityTimeout *time.Duration
+	// MaxMsgSize is the largest body, in bytes (maxMsgSize).
+	MaxMsgSize *int
+	// MsgRetention is how long a message lives after it is sent, whatever
+	// its state (msgRetentionSeconds).
+	MsgRetention *time.Duration
+	// RewindPeriod is how far back [Queue.Rewind] may go; 0 turns rewind off
+	// and drops the deleted messages kept for it (rewindSeconds). It may not
+	// exceed MsgRetention.
+	RewindPeriod *time.Duration
+	// DeadLetterPolicy binds the queue to a dead-letter queue. Unbind with
+	// [Queue.UnbindDeadLetterQueue].
+	DeadLetterPolicy *DeadLetterPolicy
+}
+
+// Ptr returns a pointer to v, for the fields of [QueueAttributes]:
+//
+//	cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Minute)}
+//
+// With Go 1.26 and later, new(time.Minute) does the same.
+func Ptr[T any](v T) *T { return &v }
+
+// DeadLetterKind says when a message moves to the dead-letter queue.
+type DeadLetterKind int
+
+const (
+	// DeadLetterOnMaxReceive (CMQ policy 0) moves a message that was
+	// received MaxReceiveCount times without being deleted, at the receive
+	// that would exceed that count.
+	DeadLetterOnMaxReceive DeadLetterKind = 0
+	// DeadLetterOnTimeToLive (CMQ policy 1) moves a message that is not
+	// deleted MaxTimeToLive after it was sent, at that instant, in whatever
+	// state; a receipt handle it had becomes invalid.
+	DeadLetterOnTimeToLive DeadLetterKind = 1
+)
+
+// DeadLetterPolicy is CMQ's deadLetterPolicy. The zero value is not a
+// valid policy: it names no queue.
+type DeadLetterPolicy struct {
+	// DeadLetterQueue is the name of an existing queue that has no
+	// dead-letter queue of its own and serves fewer than
+	// [Limits].DeadLetterSources queues.
+	DeadLetterQueue string
+	// Kind is the CMQ policy: 0 or 1.
+	Kind DeadLetterKind
+	// MaxReceiveCount is used by DeadLetterOnMaxReceive.
+	MaxReceiveCount int
+	// MaxTimeToLive is used by DeadLetterOnTimeToLive; it must be below the
+	// queue's MsgRetention.
+	MaxTimeToLive time.Duration
+}
+
+// settings are a queue's resolved attributes: every field has its value.
+type settings struct {
+	maxMsgHeapNum     int
+	pollingWait       time.Duration
+	visibilityTimeout time.Duration
+	maxMsgSize        int
+	msgRetention      time.Duration
+	rewindPeriod      time.Duration
+	deadLetter        *DeadLetterPolicy // nil: no dead-letter queue
+}
+
+// defaultSettings returns the settings of a queue created with no
+// attributes.
+func (l *Limits) defaultSettings() settings {
+	return settings{
+		maxMsgHeapNum:     l.MsgHeapNum.Default,
+		pollingWait:       l.PollingWait.Default,
+		visibilityTimeout: l.VisibilityTimeout.Default,
+		maxMsgSize:        l.MsgSize.Default,
+		msgRetention:      l.MsgRetention.Default,
+	}
+}
+
+// apply returns s with the given attributes applied and validated against
+// l. It is the one place where attributes are checked; dead-letter rules
+// that need other queues are checked by the broker afterwards. s is not
+// changed, so a rejected call changes nothing.
+func (s settings) apply(a QueueAttributes, l *Limits) (settings, error) {
+	if a.MaxMsgHeapNum != nil {
+		if !l.MsgHeapNum.contains(*a.MaxMsgHeapNum) {
+			return s, outOfRange("maxMsgHeapNum")
+		}
+		s.maxMsgHeapNum = *a.MaxMsgHeapNum
+	}
+	if a.PollingWait != nil {
+		if !l.PollingWait.contains(*a.PollingWait) {
+			return s, outOfRange("pollingWaitSeconds")
+		}
+		s.pollingWait = *a.PollingWait
+	}
+	if a.VisibilityTimeout != nil {
+		if !l.VisibilityTimeout.contains(*a.VisibilityTimeout) {
+			return s, outOfRange("visibilityTimeout")
+		}
+		s.visibilityTimeout = *a.VisibilityTimeout
+	}
+	if a.MaxMsgSize != nil {
+		if !l.MsgSize.contains(*a.MaxMsgSize) {
+			return s, outOfRange("maxMsgSize")
+		}
+		s.maxMsgSize = *a.MaxMsgSize
+	}
+	if a.MsgRetention != nil {
+		if !l.MsgRetention.contains(*a.MsgRetention) {
+			return s, outOfRange("msgRetentionSeconds")
+		}
+		s.msgRetention = *a.MsgRetention
+	}
+	if a.RewindPeriod != nil {
+		if *a.RewindPeriod < 0 {
+			return s, outOfRange("rewindSeconds")
+		}
+		s.rewindPeriod = *a.RewindPeriod
+	}
+	if s.rewindPeriod > s.msgRetention {
+		return s, ErrRewindPeriod
+	}
+	if a.DeadLetterPolicy != nil {
+		p := *a.DeadLetterPolicy
+		s.deadLetter = &p
+	}
+	if p := s.deadLetter; p != nil {
+		switch {
+		case p.DeadLetterQueue == "":
+			return s, ErrDeadLetterMissingQueue
+		case p.Kind != DeadLetterOnMaxReceive && p.Kind != DeadLetterOnTimeToLive:
+			return s, ErrDeadLetterPolicyKind
+		case p.Kind == DeadLetterOnMaxReceive && !l.MaxReceiveCount.contains(p.MaxReceiveCount):
+			return s, ErrDeadLetterPolicy.withMessage("%s: maxReceiveCount out of range", ErrDeadLetterPolicy.Message)
+		case p.Kind == DeadLetterOnTimeToLive && (!l.MaxTimeToLive.contains(p.MaxTimeToLive) || p.MaxTimeToLive >= s.msgRetention):
+			return s, ErrDeadLetterPolicy.withMessage("%s: maxTimeToLive out of range", ErrDeadLetterPolicy.Message)
+		}
+	}
+	return s, nil
+}

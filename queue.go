@@ -1,0 +1,505 @@
+package cmq
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/btree"
+	"golang.org/x/time/rate"
+)
+
+// Queue is a CMQ queue. Get one from [Broker.CreateQueue] or [Broker.Queue];
+// the zero Queue is not usable. A *Queue stays bound to the queue it was
+// made for: after [Broker.DeleteQueue] every call on it returns
+// [ErrQueueNotExist], even if a queue of the same name is created again.
+// All methods are safe for concurrent use.
+//
+// Every operation reads the clock once, under the queue's lock, and first
+// brings the queue up to that instant: messages past their retention are
+// dropped, messages past a dead-letter time-to-live are moved, and messages
+// whose next visible time has come are counted active. Nothing runs in the
+// background.
+type Queue struct {
+	b    *Broker
+	name string
+	id   string
+	num  uint64 // broker-unique; prefixes message ids
+
+	mu       sync.Mutex
+	state    queueState
+	set      settings
+	created  int64
+	modified int64
+	tree     *btree.BTreeG[*message] // messages not deleted, by (visibleAt, seq)
+	log      messageLog              // every retained message, by seq
+	nextSeq  uint64
+	pivot    message // scratch key for tree searches
+
+	// Exact counts. A message in the tree is active if visibleAt <= horizon,
+	// else delayed (never received) or inactive (received).
+	active, inactive, delayed, rewound int
+	horizon                            int64  // the instant the counts are for
+	nextPending                        int64  // no tree entry has horizon < visibleAt < nextPending
+	liveSeq                            uint64 // no message below this seq is in the tree
+	ttlSeq                             uint64 // messages below this seq were checked for time-to-live
+
+	sendLimit, recvLimit, delLimit *rate.Limiter // nil: no limit
+
+	waiters waitList    // receives parked in a long poll
+	timer   *time.Timer // wakes waiters when the next message becomes visible
+	timerAt int64       // when timer fires; 0: not armed
+
+	// Dead-letter bindings, written under the broker's lock and q.mu.
+	dlq      *Queue       // this queue's dead-letter queue
+	sources  []*Queue     // queues whose dead-letter queue this is (broker lock only)
+	nsources atomic.Int32 // len(sources), read without the broker's lock
+}
+
+type queueState uint8
+
+const (
+	stateOpen queueState = iota
+	stateDeleted
+	stateClosed
+)
+
+const maxTime = math.MaxInt64
+
+// Name returns the queue's name as created.
+func (q *Queue) Name() string { return q.name }
+
+// ID returns the queue's id, in CMQ's style ("queue-…").
+func (q *Queue) ID() string { return q.id }
+
+// lock locks q, reads the clock and brings q up to it. It returns the
+// instant, or the error every call on an unusable queue returns (then q is
+// unlocked). A dead-letter queue first lets its sources move what is due.
+// The caller must not hold the broker's lock; see lockHeld.
+func (q *Queue) lock() (int64, error) {
+	q.pullSources()
+	return q.lockHeld()
+}
+
+// lockHeld is lock for a caller that holds the broker's lock: it does not
+// pull from sources, which needs that lock.
+func (q *Queue) lockHeld() (int64, error) {
+	q.mu.Lock()
+	switch q.state {
+	case stateDeleted:
+		q.mu.Unlock()
+		return 0, ErrQueueNotExist
+	case stateClosed:
+		q.mu.Unlock()
+		return 0, ErrClosed
+	}
+	now := max(q.b.now(), q.horizon)
+	q.advance(now)
+	return now, nil
+}
+
+// advance brings q to now: retention, time-to-live, then counts. The caller
+// holds q.mu.
+func (q *Queue) advance(now int64) {
+	for m := q.log.first(); m != nil && now-m.enqueued >= int64(q.set.msgRetention); m = q.log.first() {
+		q.drop(m)
+	}
+	q.deadLetterExpired(now)
+	q.promote(now)
+}
+
+// promote counts as active every message whose visible time is in
+// (horizon, now], and moves horizon to now. Each message crosses once per
+// receive, so the cost is O(log n) amortised. The caller holds q.mu.
+func (q *Queue) promote(now int64) {
+	if now < q.nextPending {
+		q.horizon = max(q.horizon, now)
+		return
+	}
+	q.pivot.visibleAt, q.pivot.seq = q.horizon+1, 0
+	next := int64(maxTime)
+	q.tree.AscendGreaterOrEqual(&q.pivot, func(m *message) bool {
+		if m.visibleAt > now {
+			next = m.visibleAt
+			return false
+		}
+		if m.dequeues == 0 {
+			q.delayed--
+		} else {
+			q.inactive--
+		}
+		q.active++
+		return true
+	})
+	q.horizon, q.nextPending = now, next
+}
+
+// count adds m to the counts; uncount takes it out. Callers pair them
+// around any change of m's state. The caller holds q.mu.
+func (q *Queue) count(m *message, delta int) {
+	switch {
+	case !m.inTree:
+		q.rewound += delta
+	case m.visibleAt <= q.horizon:
+		q.active += delta
+	case m.dequeues == 0:
+		q.delayed += delta
+	default:
+		q.inactive += delta
+	}
+}
+
+// insert puts m, not yet in the tree, into it and counts it.
+func (q *Queue) insert(m *message) {
+	m.inTree = true
+	q.tree.ReplaceOrInsert(m)
+	if m.visibleAt > q.horizon {
+		q.nextPending = min(q.nextPending, m.visibleAt)
+	}
+	q.count(m, +1)
+}
+
+// unlink takes m out of the tree and the counts, leaving it in the log.
+func (q *Queue) unlink(m *message) {
+	q.count(m, -1)
+	if m.inTree {
+		q.tree.Delete(m)
+		m.inTree = false
+	}
+}
+
+// drop removes m from the queue entirely.
+func (q *Queue) drop(m *message) {
+	q.unlink(m)
+	q.log.remove(m)
+}
+
+// retained is the number of messages the queue holds, counted against
+// MaxMsgHeapNum: everything not deleted, and deleted messages kept for
+// rewind.
+func (q *Queue) retained() int { return q.active + q.inactive + q.delayed + q.rewound }
+
+// QueueInfo is what [Queue.Attributes] returns: the queue's settings and
+// its counts at the moment of the call.
+type QueueInfo struct {
+	ID                string
+	Name              string
+	MaxMsgHeapNum     int
+	PollingWait       time.Duration
+	VisibilityTimeout time.Duration
+	MaxMsgSize        int
+	MsgRetention      time.Duration
+	RewindPeriod      time.Duration
+	// DeadLetterPolicy is a copy of the policy, or nil.
+	DeadLetterPolicy *DeadLetterPolicy
+	CreateTime       time.Time
+	// LastModifyTime changes on every successful SetAttributes.
+	LastModifyTime time.Time
+	// ActiveMsgNum counts messages that can be received now.
+	ActiveMsgNum int
+	// InactiveMsgNum counts received messages whose visibility timeout has
+	// not ended.
+	InactiveMsgNum int
+	// DelayMsgNum counts sent messages whose delay has not ended.
+	DelayMsgNum int
+	// RewindMsgNum counts deleted messages kept for [Queue.Rewind].
+	RewindMsgNum int
+	// MinMsgTime is the enqueue time of the oldest message not deleted; the
+	// zero Time when there is none.
+	MinMsgTime time.Time
+}
+
+// Attributes returns the queue's attributes and exact counts.
+// Errors: [ErrQueueNotExist], [ErrClosed].
+func (q *Queue) Attributes() (QueueInfo, error) {
+	_, err := q.lock()
+	if err != nil {
+		return QueueInfo{}, err
+	}
+	defer q.mu.Unlock()
+	info := QueueInfo{
+		ID:                q.id,
+		Name:              q.name,
+		MaxMsgHeapNum:     q.set.maxMsgHeapNum,
+		PollingWait:       q.set.pollingWait,
+		VisibilityTimeout: q.set.visibilityTimeout,
+		MaxMsgSize:        q.set.maxMsgSize,
+		MsgRetention:      q.set.msgRetention,
+		RewindPeriod:      q.set.rewindPeriod,
+		CreateTime:        unixTime(q.created),
+		LastModifyTime:    unixTime(q.modified),
+		ActiveMsgNum:      q.active,
+		InactiveMsgNum:    q.inactive,
+		DelayMsgNum:       q.delayed,
+		RewindMsgNum:      q.rewound,
+	}
+	if p := q.set.deadLetter; p != nil {
+		c := *p
+		info.DeadLetterPolicy = &c
+	}
+	if m := q.oldestLive(); m != nil {
+		info.MinMsgTime = unixTime(m.enqueued)
+	}
+	return info, nil
+}
+
+// oldestLive returns the oldest message not deleted, or nil. The caller
+// holds q.mu.
+func (q *Queue) oldestLive() *message {
+	s := max(q.liveSeq, q.log.base)
+	for ; s < q.log.end(); s++ {
+		if m := q.log.get(s); m != nil && m.inTree {
+			q.liveSeq = s
+			return m
+		}
+	}
+	q.liveSeq = s
+	return nil
+}
+
+// SetAttributes changes the attributes that are given (non-nil) and leaves
+// the others as they are. It validates everything before changing anything.
+// Setting RewindPeriod to 0 drops the deleted messages kept for rewind.
+//
+// Errors: as for [Broker.CreateQueue], plus [ErrQueueNotExist].
+func (q *Queue) SetAttributes(a QueueAttributes) error {
+	// Bindings change under the broker's lock, taken before q.mu.
+	b := q.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now, err := q.lockHeld()
+	if err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	set, err := q.set.apply(a, &b.limits)
+	if err != nil {
+		return err
+	}
+	dlq := q.dlq
+	if a.DeadLetterPolicy != nil {
+		if dlq, err = b.checkDeadLetter(q, set.deadLetter); err != nil {
+			return err
+		}
+	}
+	if set.rewindPeriod == 0 && q.rewound > 0 {
+		for s := q.log.base; s < q.log.end(); s++ {
+			if m := q.log.get(s); m != nil && !m.inTree {
+				q.drop(m)
+			}
+		}
+	}
+	if a.DeadLetterPolicy != nil {
+		q.ttlSeq = q.log.base // a new time-to-live applies to every message
+	}
+	q.bindLocked(dlq)
+	q.set = set
+	q.modified = now
+	q.advance(now) // a shorter retention or time-to-live applies at once
+	q.passOn()
+	return nil
+}
+
+// Send sends one message that becomes visible after delay (0: at once) and
+// returns its id.
+//
+// Errors: [ErrEmptyMessage], [ErrMessageTooLarge], [ErrOutOfRange] for the
+// delay, [ErrHeapFull], [ErrThrottled], [ErrQueueNotExist], [ErrClosed].
+// A failed send enqueues nothing.
+func (q *Queue) Send(body string, delay time.Duration) (string, error) {
+	bodies, ids := [1]string{body}, [1]string{}
+	if err := q.send(bodies[:], delay, ids[:]); err != nil {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// BatchSend sends up to [Limits].BatchSize messages with one delay and
+// returns their ids in the order of bodies. It is all or nothing: if any
+// body is rejected, or the batch does not fit, nothing is sent.
+//
+// Errors: as for Send, plus [ErrBatchSize] and [ErrBatchTooLarge].
+func (q *Queue) BatchSend(bodies []string, delay time.Duration) ([]string, error) {
+	if len(bodies) == 0 || len(bodies) > q.b.limits.BatchSize {
+		return nil, ErrBatchSize
+	}
+	ids := make([]string, len(bodies))
+	if err := q.send(bodies, delay, ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// send enqueues bodies (one, or a batch) and writes their ids to ids.
+func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
+	n := len(bodies)
+	l := &q.b.limits
+	if !l.Delay.contains(delay) {
+		return outOfRange("delaySeconds")
+	}
+	total := 0
+	for _, body := range bodies {
+		if body == "" {
+			return ErrEmptyMessage
+		}
+		total += len(body)
+	}
+	if n > 1 && total > l.BatchBytes {
+		return ErrBatchTooLarge
+	}
+	now, err := q.lock()
+	if err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	for _, body := range bodies {
+		if len(body) > q.set.maxMsgSize {
+			return ErrMessageTooLarge
+		}
+	}
+	if q.retained()+n > q.set.maxMsgHeapNum {
+		return ErrHeapFull
+	}
+	if !allow(q.sendLimit, now, n) {
+		return ErrThrottled
+	}
+	for i, body := range bodies {
+		m := &message{
+			id:        q.messageID(q.nextSeq),
+			body:      body,
+			seq:       q.nextSeq,
+			enqueued:  now,
+			visibleAt: now + int64(delay),
+		}
+		q.nextSeq++
+		q.log.push(m)
+		q.insert(m)
+		ids[i] = m.id
+	}
+	if delay == 0 {
+		q.waiters.wake(n)
+	} else {
+		q.armTimer(now)
+	}
+	return nil
+}
+
+// messageID returns the id of the message with sequence seq: the queue's
+// number and seq, in decimal.
+func (q *Queue) messageID(seq uint64) string {
+	var buf [41]byte
+	b := strconv.AppendUint(buf[:0], q.num, 10)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, seq, 10)
+	return string(b)
+}
+
+// Delete deletes the message that receipt handle h names. Only the handle
+// of the message's latest receive works, and only before its next visible
+// time. With a RewindPeriod the message is kept for [Queue.Rewind] until its
+// retention ends.
+//
+// Errors: [ErrInvalidReceiptHandle], [ErrThrottled], [ErrQueueNotExist],
+// [ErrClosed].
+func (q *Queue) Delete(h string) error {
+	now, err := q.lock()
+	if err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	if !allow(q.delLimit, now, 1) {
+		return ErrThrottled
+	}
+	m, err := q.lookupReceipt(h, now)
+	if err != nil {
+		return err
+	}
+	q.remove(m)
+	return nil
+}
+
+// remove deletes a message that is in the tree: it is kept for rewind or
+// dropped.
+func (q *Queue) remove(m *message) {
+	m.nonce = 0
+	if q.set.rewindPeriod > 0 {
+		q.unlink(m)
+		q.count(m, +1) // now counted as rewound
+		return
+	}
+	q.drop(m)
+}
+
+// BatchDelete deletes the messages that handles name, up to
+// [Limits].BatchSize. It deletes every valid handle and returns one error
+// per handle (nil where the delete succeeded), and:
+// nil if all succeeded, [ErrBatchDeletePartial] if some failed,
+// [ErrBatchDeleteFailed] if all failed.
+//
+// Errors that fail the whole call, with nil results: [ErrBatchSize],
+// [ErrThrottled], [ErrQueueNotExist], [ErrClosed].
+func (q *Queue) BatchDelete(handles []string) ([]error, error) {
+	if len(handles) == 0 || len(handles) > q.b.limits.BatchSize {
+		return nil, ErrBatchSize
+	}
+	now, err := q.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer q.mu.Unlock()
+	if !allow(q.delLimit, now, len(handles)) {
+		return nil, ErrThrottled
+	}
+	results := make([]error, len(handles))
+	failed := 0
+	for i, h := range handles {
+		m, err := q.lookupReceipt(h, now)
+		if err != nil {
+			results[i] = err
+			failed++
+			continue
+		}
+		q.remove(m)
+	}
+	switch failed {
+	case 0:
+		return results, nil
+	case len(handles):
+		return results, ErrBatchDeleteFailed
+	}
+	return results, ErrBatchDeletePartial
+}
+
+// Purge drops every message of the queue, including those kept for rewind.
+// It is an extension: CMQ's API has no such action.
+// Errors: [ErrQueueNotExist], [ErrClosed].
+func (q *Queue) Purge() error {
+	if _, err := q.lock(); err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	q.clear()
+	return nil
+}
+
+// clear drops every message. The caller holds q.mu.
+func (q *Queue) clear() {
+	q.tree.Clear(false)
+	q.log.reset(q.nextSeq)
+	q.active, q.inactive, q.delayed, q.rewound = 0, 0, 0, 0
+	q.nextPending = maxTime
+}
+
+// shut marks q deleted or closed, drops its messages, wakes its waiters
+// and stops its timer. The caller holds q.mu.
+func (q *Queue) shut(s queueState) {
+	if q.state != stateOpen {
+		return
+	}
+	q.state = s
+	q.clear()
+	q.waiters.wake(q.waiters.n)
+	q.stopTimer()
+}

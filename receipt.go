@@ -1,0 +1,86 @@
+package cmq
+
+import (
+	"math/rand/v2"
+)
+
+// A receipt handle is 32 lower-case hexadecimal digits: the message's
+// per-queue sequence number (16 digits) and a 64-bit random nonce drawn for
+// that receive (16 digits). The queue keeps the nonce of each message's
+// latest receive; a handle works only if its sequence names a message of
+// this queue whose current nonce equals the handle's, and only before that
+// message's next visible time. A handle from another queue, another
+// message, an older receive, or with any bit changed is therefore refused,
+// and guessing one means guessing 64 random bits.
+//
+// Nonces come from math/rand/v2's global generator, which is ChaCha8 seeded
+// by the operating system per thread: unpredictable without its state, and
+// about a hundred times cheaper per receive than crypto/rand.
+
+const receiptLen = 32
+
+// newNonce returns a random nonce; never 0, which marks "no valid handle".
+func newNonce() uint64 {
+	for {
+		if n := rand.Uint64(); n != 0 {
+			return n
+		}
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// encodeReceipt returns the handle for seq and nonce.
+func encodeReceipt(seq, nonce uint64) string {
+	var b [receiptLen]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hexDigits[seq&0xf]
+		seq >>= 4
+		b[16+i] = hexDigits[nonce&0xf]
+		nonce >>= 4
+	}
+	return string(b[:])
+}
+
+// decodeReceipt parses a handle. ok is false for anything that is not 32
+// lower-case hexadecimal digits with a nonzero nonce.
+func decodeReceipt(h string) (seq, nonce uint64, ok bool) {
+	if len(h) != receiptLen {
+		return 0, 0, false
+	}
+	for i := range 16 {
+		a, ok1 := unhex(h[i])
+		b, ok2 := unhex(h[16+i])
+		if !ok1 || !ok2 {
+			return 0, 0, false
+		}
+		seq = seq<<4 | a
+		nonce = nonce<<4 | b
+	}
+	return seq, nonce, nonce != 0
+}
+
+func unhex(c byte) (uint64, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return uint64(c - '0'), true
+	case 'a' <= c && c <= 'f':
+		return uint64(c - 'a' + 10), true
+	}
+	return 0, false
+}
+
+// lookupReceipt returns the message h currently names, or
+// ErrInvalidReceiptHandle. The caller holds q.mu and has advanced the queue
+// to now.
+func (q *Queue) lookupReceipt(h string, now int64) (*message, error) {
+	seq, nonce, ok := decodeReceipt(h)
+	if !ok {
+		return nil, ErrInvalidReceiptHandle
+	}
+	m := q.log.get(seq)
+	if m == nil || !m.inTree || m.nonce != nonce || now >= m.visibleAt {
+		return nil, ErrInvalidReceiptHandle
+	}
+	return m, nil
+}

@@ -1,0 +1,50 @@
+package cmq
+
+import "time"
+
+// Rewind makes every retained message sent at or after start receivable
+// again, in send order, for all consumers: deleted messages kept for rewind
+// and received messages still invisible return to active, and their receipt
+// handles stop working. Messages whose delay has not ended stay delayed.
+// start must lie in [now - RewindPeriod, now].
+//
+// Deleted messages are kept for rewind, and counted as RewindMsgNum, only
+// while the queue has a RewindPeriod, and only until their retention ends.
+//
+// Errors: [ErrRewindDisabled] if RewindPeriod is 0, [ErrRewindTime],
+// [ErrQueueNotExist], [ErrClosed].
+func (q *Queue) Rewind(start time.Time) error {
+	now, err := q.lock()
+	if err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	if q.set.rewindPeriod == 0 {
+		return ErrRewindDisabled
+	}
+	from := start.UnixNano()
+	if from < now-int64(q.set.rewindPeriod) || from > now {
+		return ErrRewindTime
+	}
+	// The log is in enqueue order: walk back from the newest message.
+	n := 0
+	for s := q.log.end(); s > q.log.base; s-- {
+		m := q.log.get(s - 1)
+		if m == nil {
+			continue
+		}
+		if m.enqueued < from {
+			break
+		}
+		if m.inTree && (m.visibleAt <= now || m.dequeues == 0) {
+			continue // already active, or still delayed
+		}
+		q.unlink(m)
+		m.visibleAt, m.nonce = m.enqueued, 0
+		q.insert(m)
+		q.liveSeq = min(q.liveSeq, m.seq)
+		n++
+	}
+	q.waiters.wake(n)
+	return nil
+}

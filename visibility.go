@@ -1,0 +1,304 @@
+package cmq
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// QueueWait, passed as the wait of [Queue.Receive] or [Queue.BatchReceive],
+// means "the queue's PollingWait". Any negative wait means the same.
+const QueueWait time.Duration = -1
+
+// Receive receives one message. The message turns inactive for the queue's
+// VisibilityTimeout and comes back unless it is deleted with the returned
+// receipt handle before then. Messages come in order of next visible time,
+// ties in send order.
+//
+// If nothing is visible, Receive waits up to wait (0 to
+// [Limits].PollingWait.Max; [QueueWait] for the queue's PollingWait) and
+// returns as soon as a message becomes visible: sent, its delay ended, or
+// its visibility timeout ended. If nothing became visible it returns
+// [ErrNoMessage]. If ctx ends first it returns ctx.Err() and consumes
+// nothing.
+//
+// Errors: [ErrNoMessage], [ErrOutOfRange] for the wait, [ErrThrottled]
+// (a receive costs one token, taken when the call starts),
+// [ErrQueueNotExist] (also when the queue is deleted during the wait),
+// [ErrClosed], ctx.Err().
+func (q *Queue) Receive(ctx context.Context, wait time.Duration) (Message, error) {
+	var buf [1]Message
+	ms, err := q.receive(ctx, 1, wait, buf[:0])
+	if err != nil {
+		return Message{}, err
+	}
+	return ms[0], nil
+}
+
+// BatchReceive receives up to n messages (1 to [Limits].BatchSize) like
+// [Queue.Receive]. It returns what is visible at once, up to n, and waits
+// only while nothing is; it never waits to fill the batch. It costs n
+// tokens.
+//
+// Errors: as for Receive, plus [ErrBatchSize].
+func (q *Queue) BatchReceive(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+	if n < 1 || n > q.b.limits.BatchSize {
+		return nil, ErrBatchSize
+	}
+	return q.receive(ctx, n, wait, nil)
+}
+
+func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) ([]Message, error) {
+	if wait > q.b.limits.PollingWait.Max {
+		return nil, outOfRange("pollingWaitSeconds")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now, err := q.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer q.mu.Unlock()
+	if wait < 0 {
+		wait = q.set.pollingWait
+	}
+	if !allow(q.recvLimit, now, n) {
+		return nil, ErrThrottled
+	}
+	if out = q.take(now, n, out); len(out) > 0 {
+		return out, nil
+	}
+	if wait == 0 {
+		return nil, ErrNoMessage
+	}
+	return q.longPoll(ctx, now, n, wait, out)
+}
+
+// take receives up to n visible messages into out. The caller holds q.mu
+// and has advanced q to now.
+func (q *Queue) take(now int64, n int, out []Message) []Message {
+	p := q.set.deadLetter
+	for len(out) < n {
+		m, ok := q.tree.Min()
+		if !ok || m.visibleAt > now {
+			break
+		}
+		if p != nil && p.Kind == DeadLetterOnMaxReceive && int(m.dequeues) >= p.MaxReceiveCount {
+			q.moveToDeadLetter(m, now)
+			continue
+		}
+		q.tree.DeleteMin()
+		q.count(m, -1)
+		m.dequeues++
+		if m.firstDeq == 0 {
+			m.firstDeq = now
+		}
+		m.nonce = newNonce()
+		m.visibleAt = now + int64(q.set.visibilityTimeout)
+		q.tree.ReplaceOrInsert(m)
+		q.nextPending = min(q.nextPending, m.visibleAt)
+		q.count(m, +1)
+		out = append(out, m.view(encodeReceipt(m.seq, m.nonce)))
+	}
+	return out
+}
+
+// longPoll parks the caller until a message is visible, the wait ends, ctx
+// ends or the queue is shut. The caller holds q.mu; it is held again on
+// return.
+//
+// Each waiter has its own condition variable on q.mu, so a send wakes
+// exactly as many waiters as it made messages visible, oldest waiter first,
+// and a waiter's own timeout or cancellation wakes only that waiter. A
+// waiter that leaves while messages are visible passes the wake-up on, so
+// none is lost.
+func (q *Queue) longPoll(ctx context.Context, now int64, n int, wait time.Duration, out []Message) ([]Message, error) {
+	w := &waiter{}
+	w.cond.L = &q.mu
+	wake := func() {
+		q.mu.Lock()
+		w.expired = true
+		q.waiters.signal(w)
+		q.mu.Unlock()
+	}
+	deadline := now + int64(wait)
+	timer := time.AfterFunc(wait, wake)
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.waiters.signal(w)
+		q.mu.Unlock()
+	})
+	defer func() {
+		stop()
+		timer.Stop()
+		q.waiters.remove(w)
+		if q.state == stateOpen && q.active > 0 {
+			q.waiters.wake(1)
+		}
+		if q.waiters.n == 0 {
+			q.stopTimer()
+		}
+	}()
+	for {
+		q.waiters.push(w)
+		q.armTimer(now)
+		w.cond.Wait()
+		switch q.state {
+		case stateDeleted:
+			return nil, ErrQueueNotExist
+		case stateClosed:
+			return nil, ErrClosed
+		}
+		now = max(q.b.now(), q.horizon)
+		q.advance(now)
+		if out = q.take(now, n, out); len(out) > 0 {
+			return out, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if w.expired || now >= deadline {
+			return nil, ErrNoMessage
+		}
+	}
+}
+
+// waiter is a receive parked in a long poll.
+type waiter struct {
+	cond       sync.Cond // L is the queue's mutex
+	prev, next *waiter
+	listed     bool
+	expired    bool // the wait's timer fired
+}
+
+// waitList is a FIFO of waiters. All methods need the queue's mutex.
+type waitList struct {
+	head, tail *waiter
+	n          int
+}
+
+func (l *waitList) push(w *waiter) {
+	if w.listed {
+		return
+	}
+	w.listed, w.prev, w.next = true, l.tail, nil
+	if l.tail != nil {
+		l.tail.next = w
+	} else {
+		l.head = w
+	}
+	l.tail = w
+	l.n++
+}
+
+func (l *waitList) remove(w *waiter) {
+	if !w.listed {
+		return
+	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		l.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		l.tail = w.prev
+	}
+	w.listed, w.prev, w.next = false, nil, nil
+	l.n--
+}
+
+// signal unlists w and wakes it.
+func (l *waitList) signal(w *waiter) {
+	l.remove(w)
+	w.cond.Signal()
+}
+
+// wake wakes up to k of the longest-waiting waiters.
+func (l *waitList) wake(k int) {
+	for ; k > 0 && l.head != nil; k-- {
+		l.signal(l.head)
+	}
+}
+
+// armTimer makes sure waiters are woken when the next message becomes
+// visible. The timer exists only while receives wait. The caller holds q.mu.
+func (q *Queue) armTimer(now int64) {
+	if q.waiters.n == 0 || q.nextPending == maxTime {
+		return
+	}
+	at := q.nextPending
+	if q.timerAt != 0 && q.timerAt <= at {
+		return
+	}
+	q.timerAt = at
+	d := time.Duration(at - now)
+	if q.timer == nil {
+		q.timer = time.AfterFunc(d, q.timerFired)
+	} else {
+		q.timer.Reset(d)
+	}
+}
+
+func (q *Queue) timerFired() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.timerAt = 0
+	if q.state != stateOpen {
+		return
+	}
+	now := max(q.b.now(), q.horizon)
+	q.advance(now)
+	q.waiters.wake(q.active)
+	q.armTimer(now)
+}
+
+func (q *Queue) stopTimer() {
+	if q.timer != nil && q.timerAt != 0 {
+		q.timer.Stop()
+		q.timerAt = 0
+	}
+}
+
+// passOn wakes one waiter if a message is visible. The caller holds q.mu.
+func (q *Queue) passOn() {
+	if q.active > 0 {
+		q.waiters.wake(1)
+	}
+}
+
+// ChangeVisibility sets the next visible time of the message that receipt
+// handle h names to now plus timeout (0 to [Limits].VisibilityTimeout.Max):
+// it extends or shortens the lease of a consumer that needs more or less
+// time. The handle stays valid until the new next visible time; with a
+// timeout of 0 the message is visible at once and the handle stops working.
+// Only the handle of the latest receive works, as for [Queue.Delete]. It is
+// an extension: CMQ's HTTP API has no such action.
+//
+// Errors: [ErrOutOfRange] for the timeout, [ErrInvalidReceiptHandle],
+// [ErrQueueNotExist], [ErrClosed].
+func (q *Queue) ChangeVisibility(h string, timeout time.Duration) (time.Time, error) {
+	if timeout < 0 || timeout > q.b.limits.VisibilityTimeout.Max {
+		return time.Time{}, outOfRange("visibilityTimeout")
+	}
+	now, err := q.lock()
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer q.mu.Unlock()
+	m, err := q.lookupReceipt(h, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	q.unlink(m)
+	m.visibleAt = now + int64(timeout)
+	q.insert(m)
+	if timeout == 0 {
+		q.waiters.wake(1)
+	} else {
+		q.armTimer(now)
+	}
+	return unixTime(m.visibleAt), nil
+}
