@@ -6,3 +6,8 @@ require (
 	github.com/google/btree v1.1.3
 	golang.org/x/time v0.15.0
 )
+
+require (
+	github.com/stretchr/testify v1.12.1
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)

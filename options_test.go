@@ -1,0 +1,523 @@
+package cmq_test
+
+import (
+	"bytes"
+	"log/slog"
+	"strconv"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opencmq/cmq"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// --- Point 9: Limits. ---
+
+func TestDefaultLimits(t *testing.T) {
+	l := cmq.DefaultLimits()
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"Queues", l.Queues, 1000},
+		{"QueueNameLength", l.QueueNameLength, 64},
+		{"BatchSize", l.BatchSize, 16},
+		{"BatchBytes", l.BatchBytes, 1 << 20},
+		{"QPS", l.QPS, 5000},
+		{"DeadLetterSources", l.DeadLetterSources, 6},
+		{"Delay", l.Delay, cmq.Range[time.Duration]{Min: 0, Max: 3600 * time.Second, Default: 0}},
+		{"MsgHeapNum", l.MsgHeapNum, cmq.Range[int]{Min: 1_000_000, Max: 1_000_000_000, Default: 100_000_000}},
+		{"PollingWait", l.PollingWait, cmq.Range[time.Duration]{Min: 0, Max: 30 * time.Second, Default: 0}},
+		{"VisibilityTimeout", l.VisibilityTimeout, cmq.Range[time.Duration]{Min: time.Second, Max: 43200 * time.Second, Default: 30 * time.Second}},
+		{"MsgSize", l.MsgSize, cmq.Range[int]{Min: 1024, Max: 1_048_576, Default: 65_536}},
+		{"MsgRetention", l.MsgRetention, cmq.Range[time.Duration]{Min: 60 * time.Second, Max: 1_296_000 * time.Second, Default: 345_600 * time.Second}},
+		{"MaxReceiveCount.Min", l.MaxReceiveCount.Min, 1},
+		{"MaxReceiveCount.Max", l.MaxReceiveCount.Max, 1000},
+		{"MaxTimeToLive.Min", l.MaxTimeToLive.Min, 300 * time.Second},
+		{"MaxTimeToLive.Max", l.MaxTimeToLive.Max, 43200 * time.Second},
+		{"ListLimit", l.ListLimit, cmq.Range[int]{Min: 1, Max: 50, Default: 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.got)
+		})
+	}
+	assert.NoError(t, l.Validate())
+	assert.Equal(t, l, cmq.DefaultLimits(), "DefaultLimits returns a fresh equal value")
+}
+
+func TestWithLimitsReplacesDefaults(t *testing.T) {
+	want := cmq.DefaultLimits()
+	want.Queues = 7
+	want.QPS = 0
+	want.BatchSize = 4
+	want.MsgSize = cmq.Range[int]{Min: 1, Max: 10, Default: 5}
+	b := newBroker(t, cmq.WithLimits(want))
+	assert.Equal(t, want, b.Limits())
+
+	// The last WithLimits wins.
+	other := cmq.DefaultLimits()
+	other.Queues = 9
+	b = newBroker(t, cmq.WithLimits(want), cmq.WithLimits(other))
+	assert.Equal(t, other, b.Limits())
+
+	// Queues take their defaults from the limits.
+	b = newBroker(t, cmq.WithLimits(want))
+	q := newQueue(t, b, "q", cmq.QueueAttributes{})
+	info, err := q.Attributes()
+	require.NoError(t, err)
+	assert.Equal(t, 5, info.MaxMsgSize)
+	_, err = q.BatchSend([]string{"1", "2", "3", "4", "5"}, 0)
+	assert.ErrorIs(t, err, cmq.ErrBatchSize, "BatchSize 4 applies")
+}
+
+func TestWithLimitsRejectsInvalid(t *testing.T) {
+	tests := []struct {
+		field  string
+		change func(l *cmq.Limits)
+	}{
+		{"Queues", func(l *cmq.Limits) { l.Queues = 0 }},
+		{"QueueNameLength", func(l *cmq.Limits) { l.QueueNameLength = 0 }},
+		{"BatchSize", func(l *cmq.Limits) { l.BatchSize = 0 }},
+		{"BatchBytes", func(l *cmq.Limits) { l.BatchBytes = 0 }},
+		{"QPS", func(l *cmq.Limits) { l.QPS = -1 }},
+		{"DeadLetterSources", func(l *cmq.Limits) { l.DeadLetterSources = 0 }},
+		{"Delay", func(l *cmq.Limits) { l.Delay.Min = -time.Second }},
+		{"Delay", func(l *cmq.Limits) { l.Delay.Max = -1 }},
+		{"Delay", func(l *cmq.Limits) { l.Delay.Default = l.Delay.Max + 1 }},
+		{"MsgHeapNum", func(l *cmq.Limits) { l.MsgHeapNum.Min = 0; l.MsgHeapNum.Default = 0 }},
+		{"MsgHeapNum", func(l *cmq.Limits) { l.MsgHeapNum.Default = l.MsgHeapNum.Min - 1 }},
+		{"MsgHeapNum", func(l *cmq.Limits) { l.MsgHeapNum.Max = l.MsgHeapNum.Min - 1 }},
+		{"PollingWait", func(l *cmq.Limits) { l.PollingWait.Min = -1 }},
+		{"PollingWait", func(l *cmq.Limits) { l.PollingWait.Default = l.PollingWait.Max + 1 }},
+		{"VisibilityTimeout", func(l *cmq.Limits) { l.VisibilityTimeout.Min = 0 }},
+		{"VisibilityTimeout", func(l *cmq.Limits) { l.VisibilityTimeout.Default = 0 }},
+		{"MsgSize", func(l *cmq.Limits) { l.MsgSize = cmq.Range[int]{Min: 0, Max: 10, Default: 5} }},
+		{"MsgSize", func(l *cmq.Limits) { l.MsgSize.Max = l.MsgSize.Default - 1 }},
+		{"MsgRetention", func(l *cmq.Limits) { l.MsgRetention.Min = 0 }},
+		{"MsgRetention", func(l *cmq.Limits) { l.MsgRetention.Default = l.MsgRetention.Max + 1 }},
+		{"MaxReceiveCount", func(l *cmq.Limits) { l.MaxReceiveCount = cmq.Range[int]{Min: 0, Max: 5, Default: 1} }},
+		{"MaxReceiveCount", func(l *cmq.Limits) { l.MaxReceiveCount.Default = 0 }},
+		{"MaxTimeToLive", func(l *cmq.Limits) { l.MaxTimeToLive.Min = 0 }},
+		{"MaxTimeToLive", func(l *cmq.Limits) { l.MaxTimeToLive.Default = l.MaxTimeToLive.Max + 1 }},
+		{"ListLimit", func(l *cmq.Limits) { l.ListLimit = cmq.Range[int]{Min: 0, Max: 50, Default: 20} }},
+		{"ListLimit", func(l *cmq.Limits) { l.ListLimit.Default = 51 }},
+		{"Queues", func(l *cmq.Limits) { *l = cmq.Limits{} }}, // the zero Limits
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			l := limitsWith(tt.change)
+			err := l.Validate()
+			require.Error(t, err)
+			assert.EqualError(t, err, "cmq: invalid Limits."+tt.field)
+
+			b, err := cmq.NewBroker(cmq.WithLimits(l))
+			assert.Nil(t, b)
+			assert.EqualError(t, err, "cmq: invalid Limits."+tt.field)
+		})
+	}
+}
+
+func TestLimitsValidateEdges(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(l *cmq.Limits)
+	}{
+		{"QPS 0 means no limit", func(l *cmq.Limits) { l.QPS = 0 }},
+		{"all counts 1", func(l *cmq.Limits) {
+			l.Queues, l.QueueNameLength, l.BatchSize, l.BatchBytes, l.DeadLetterSources = 1, 1, 1, 1, 1
+		}},
+		{"single-point ranges", func(l *cmq.Limits) {
+			l.MsgHeapNum = cmq.Range[int]{Min: 1, Max: 1, Default: 1}
+			l.PollingWait = cmq.Range[time.Duration]{}
+			l.Delay = cmq.Range[time.Duration]{}
+			l.VisibilityTimeout = cmq.Range[time.Duration]{Min: 1, Max: 1, Default: 1}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := limitsWith(tt.change)
+			assert.NoError(t, l.Validate())
+			b := newBroker(t, cmq.WithLimits(l))
+			assert.Equal(t, l, b.Limits())
+		})
+	}
+}
+
+func TestWithLogger(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	b := newBroker(t, cmq.WithLogger(log))
+	newQueue(t, b, "jobs", cmq.QueueAttributes{})
+	require.NoError(t, b.DeleteQueue("jobs"))
+	require.NoError(t, b.Close())
+	out := buf.String()
+	assert.Contains(t, out, `msg="queue created" queue=jobs`)
+	assert.Contains(t, out, `msg="queue deleted" queue=jobs`)
+	assert.Contains(t, out, `msg="broker closed"`)
+
+	// A nil logger keeps the default, which discards.
+	b = newBroker(t, cmq.WithLogger(nil))
+	newQueue(t, b, "jobs", cmq.QueueAttributes{})
+}
+
+// --- Point 2: queue attributes. ---
+
+func TestAttributeDefaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		created := time.Now()
+		q := newQueue(t, b, "jobs", cmq.QueueAttributes{})
+		info, err := q.Attributes()
+		require.NoError(t, err)
+		assert.Equal(t, q.ID(), info.ID)
+		assert.Equal(t, "jobs", info.Name)
+		assert.Equal(t, 100_000_000, info.MaxMsgHeapNum)
+		assert.Equal(t, time.Duration(0), info.PollingWait)
+		assert.Equal(t, 30*time.Second, info.VisibilityTimeout)
+		assert.Equal(t, 65_536, info.MaxMsgSize)
+		assert.Equal(t, 345_600*time.Second, info.MsgRetention)
+		assert.Equal(t, time.Duration(0), info.RewindPeriod)
+		assert.Nil(t, info.DeadLetterPolicy)
+		assertTime(t, created, info.CreateTime)
+		assertTime(t, created, info.LastModifyTime)
+		assert.Zero(t, info.ActiveMsgNum)
+		assert.Zero(t, info.InactiveMsgNum)
+		assert.Zero(t, info.DelayMsgNum)
+		assert.Zero(t, info.RewindMsgNum)
+		assert.True(t, info.MinMsgTime.IsZero())
+	})
+}
+
+// attrCase is one attribute value to try, and what the info should then
+// say.
+type attrCase struct {
+	name    string
+	attrs   cmq.QueueAttributes
+	wantErr error  // nil: accepted
+	param   string // the CMQ parameter an ErrOutOfRange names
+	check   func(t *testing.T, info cmq.QueueInfo)
+}
+
+func attrCases() []attrCase {
+	d := func(v time.Duration) *time.Duration { return &v }
+	n := func(v int) *int { return &v }
+	const s = time.Second
+	var cases []attrCase
+	intCase := func(field, param string, v int, ok bool, set func(a *cmq.QueueAttributes, v *int), get func(cmq.QueueInfo) int) {
+		c := attrCase{name: field + "=" + strconv.Itoa(v), param: param}
+		set(&c.attrs, n(v))
+		if ok {
+			c.check = func(t *testing.T, info cmq.QueueInfo) { assert.Equal(t, v, get(info), field) }
+		} else {
+			c.wantErr = cmq.ErrOutOfRange
+		}
+		cases = append(cases, c)
+	}
+	durCase := func(field, param string, v time.Duration, ok bool, set func(a *cmq.QueueAttributes, v *time.Duration), get func(cmq.QueueInfo) time.Duration) {
+		c := attrCase{name: field + "=" + v.String(), param: param}
+		set(&c.attrs, d(v))
+		if ok {
+			c.check = func(t *testing.T, info cmq.QueueInfo) { assert.Equal(t, v, get(info), field) }
+		} else {
+			c.wantErr = cmq.ErrOutOfRange
+		}
+		cases = append(cases, c)
+	}
+	heap := func(a *cmq.QueueAttributes, v *int) { a.MaxMsgHeapNum = v }
+	heapGet := func(i cmq.QueueInfo) int { return i.MaxMsgHeapNum }
+	intCase("MaxMsgHeapNum", "maxMsgHeapNum", 999_999, false, heap, heapGet)
+	intCase("MaxMsgHeapNum", "maxMsgHeapNum", 1_000_000, true, heap, heapGet)
+	intCase("MaxMsgHeapNum", "maxMsgHeapNum", 1_000_000_000, true, heap, heapGet)
+	intCase("MaxMsgHeapNum", "maxMsgHeapNum", 1_000_000_001, false, heap, heapGet)
+
+	size := func(a *cmq.QueueAttributes, v *int) { a.MaxMsgSize = v }
+	sizeGet := func(i cmq.QueueInfo) int { return i.MaxMsgSize }
+	intCase("MaxMsgSize", "maxMsgSize", 1023, false, size, sizeGet)
+	intCase("MaxMsgSize", "maxMsgSize", 1024, true, size, sizeGet)
+	intCase("MaxMsgSize", "maxMsgSize", 1_048_576, true, size, sizeGet)
+	intCase("MaxMsgSize", "maxMsgSize", 1_048_577, false, size, sizeGet)
+
+	poll := func(a *cmq.QueueAttributes, v *time.Duration) { a.PollingWait = v }
+	pollGet := func(i cmq.QueueInfo) time.Duration { return i.PollingWait }
+	durCase("PollingWait", "pollingWaitSeconds", -1, false, poll, pollGet)
+	durCase("PollingWait", "pollingWaitSeconds", 0, true, poll, pollGet)
+	durCase("PollingWait", "pollingWaitSeconds", 30*s, true, poll, pollGet)
+	durCase("PollingWait", "pollingWaitSeconds", 30*s+1, false, poll, pollGet)
+
+	vis := func(a *cmq.QueueAttributes, v *time.Duration) { a.VisibilityTimeout = v }
+	visGet := func(i cmq.QueueInfo) time.Duration { return i.VisibilityTimeout }
+	durCase("VisibilityTimeout", "visibilityTimeout", s-1, false, vis, visGet)
+	durCase("VisibilityTimeout", "visibilityTimeout", s, true, vis, visGet)
+	durCase("VisibilityTimeout", "visibilityTimeout", 43200*s, true, vis, visGet)
+	durCase("VisibilityTimeout", "visibilityTimeout", 43200*s+1, false, vis, visGet)
+
+	ret := func(a *cmq.QueueAttributes, v *time.Duration) { a.MsgRetention = v }
+	retGet := func(i cmq.QueueInfo) time.Duration { return i.MsgRetention }
+	durCase("MsgRetention", "msgRetentionSeconds", 60*s-1, false, ret, retGet)
+	durCase("MsgRetention", "msgRetentionSeconds", 60*s, true, ret, retGet)
+	durCase("MsgRetention", "msgRetentionSeconds", 1_296_000*s, true, ret, retGet)
+	durCase("MsgRetention", "msgRetentionSeconds", 1_296_000*s+1, false, ret, retGet)
+
+	rew := func(a *cmq.QueueAttributes, v *time.Duration) { a.RewindPeriod = v }
+	rewGet := func(i cmq.QueueInfo) time.Duration { return i.RewindPeriod }
+	durCase("RewindPeriod", "rewindSeconds", -1, false, rew, rewGet)
+	durCase("RewindPeriod", "rewindSeconds", 0, true, rew, rewGet)
+	// Up to the (default) retention, 345,600 s.
+	durCase("RewindPeriod", "rewindSeconds", 345_600*s, true, rew, rewGet)
+	cases = append(cases,
+		attrCase{
+			name:    "RewindPeriod above default retention",
+			attrs:   cmq.QueueAttributes{RewindPeriod: d(345_600*s + 1)},
+			wantErr: cmq.ErrRewindPeriod,
+		},
+		attrCase{
+			name:  "RewindPeriod equal to given retention",
+			attrs: cmq.QueueAttributes{MsgRetention: d(60 * s), RewindPeriod: d(60 * s)},
+			check: func(t *testing.T, info cmq.QueueInfo) {
+				assert.Equal(t, 60*s, info.MsgRetention)
+				assert.Equal(t, 60*s, info.RewindPeriod)
+			},
+		},
+		attrCase{
+			name:    "RewindPeriod above given retention",
+			attrs:   cmq.QueueAttributes{MsgRetention: d(60 * s), RewindPeriod: d(60*s + 1)},
+			wantErr: cmq.ErrRewindPeriod,
+		},
+		attrCase{
+			name:  "every attribute at once",
+			attrs: cmq.QueueAttributes{MaxMsgHeapNum: n(2_000_000), PollingWait: d(5 * s), VisibilityTimeout: d(10 * s), MaxMsgSize: n(2048), MsgRetention: d(120 * s), RewindPeriod: d(100 * s)},
+			check: func(t *testing.T, info cmq.QueueInfo) {
+				assert.Equal(t, 2_000_000, info.MaxMsgHeapNum)
+				assert.Equal(t, 5*s, info.PollingWait)
+				assert.Equal(t, 10*s, info.VisibilityTimeout)
+				assert.Equal(t, 2048, info.MaxMsgSize)
+				assert.Equal(t, 120*s, info.MsgRetention)
+				assert.Equal(t, 100*s, info.RewindPeriod)
+			},
+		},
+		attrCase{
+			name:    "one bad attribute among good ones",
+			attrs:   cmq.QueueAttributes{PollingWait: d(5 * s), VisibilityTimeout: d(10 * s), MaxMsgSize: n(100)},
+			wantErr: cmq.ErrOutOfRange,
+			param:   "maxMsgSize",
+		},
+	)
+	return cases
+}
+
+func assertAttrErr(t *testing.T, tc attrCase, err error) {
+	t.Helper()
+	assert.ErrorIs(t, err, tc.wantErr)
+	if tc.wantErr == cmq.ErrOutOfRange {
+		assertCode(t, err, 4000, 10350)
+		if tc.param != "" {
+			assert.EqualError(t, err, "cmq: parameter "+tc.param+" value or length is out of range (code 4000, module 10350)")
+		}
+	}
+	if tc.wantErr == cmq.ErrRewindPeriod {
+		assertCode(t, err, 4000, 10700)
+	}
+}
+
+func TestCreateQueueAttributeRanges(t *testing.T) {
+	for _, tc := range attrCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBroker(t)
+			q, err := b.CreateQueue("q", tc.attrs)
+			if tc.wantErr != nil {
+				assertAttrErr(t, tc, err)
+				assert.Nil(t, q)
+				_, err = b.Queue("q")
+				assert.ErrorIs(t, err, cmq.ErrQueueNotExist, "a rejected CreateQueue creates nothing")
+				return
+			}
+			require.NoError(t, err)
+			info, err := q.Attributes()
+			require.NoError(t, err)
+			tc.check(t, info)
+		})
+	}
+}
+
+func TestSetAttributesRanges(t *testing.T) {
+	for _, tc := range attrCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := newBroker(t)
+				q := newQueue(t, b, "q", cmq.QueueAttributes{})
+				before, err := q.Attributes()
+				require.NoError(t, err)
+				time.Sleep(time.Second)
+				err = q.SetAttributes(tc.attrs)
+				after, aerr := q.Attributes()
+				require.NoError(t, aerr)
+				if tc.wantErr != nil {
+					assertAttrErr(t, tc, err)
+					assert.Equal(t, before, after, "a rejected SetAttributes changes nothing")
+					return
+				}
+				require.NoError(t, err)
+				tc.check(t, after)
+				assertTime(t, before.LastModifyTime.Add(time.Second), after.LastModifyTime)
+				assertTime(t, before.CreateTime, after.CreateTime)
+			})
+		})
+	}
+}
+
+func TestSetAttributesChangesOnlyWhatIsGiven(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		created := time.Now()
+		q := newQueue(t, b, "q", cmq.QueueAttributes{
+			MaxMsgHeapNum:     cmq.Ptr(2_000_000),
+			PollingWait:       cmq.Ptr(5 * time.Second),
+			VisibilityTimeout: cmq.Ptr(10 * time.Second),
+			MaxMsgSize:        cmq.Ptr(4096),
+			MsgRetention:      cmq.Ptr(time.Hour),
+			RewindPeriod:      cmq.Ptr(2 * time.Minute),
+		})
+		want, err := q.Attributes()
+		require.NoError(t, err)
+
+		time.Sleep(5 * time.Second)
+		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{MaxMsgSize: cmq.Ptr(2048)}))
+		got, err := q.Attributes()
+		require.NoError(t, err)
+		want.MaxMsgSize = 2048
+		want.LastModifyTime = created.Add(5 * time.Second)
+		assert.Equal(t, want, got)
+
+		time.Sleep(5 * time.Second)
+		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(20 * time.Second), PollingWait: cmq.Ptr(time.Duration(0))}))
+		got, err = q.Attributes()
+		require.NoError(t, err)
+		want.VisibilityTimeout = 20 * time.Second
+		want.PollingWait = 0
+		want.LastModifyTime = created.Add(10 * time.Second)
+		assert.Equal(t, want, got)
+		assertTime(t, created, got.CreateTime)
+
+		// Rejected sets change nothing, not even LastModifyTime: a bad
+		// value next to good ones, and a retention below the rewind period.
+		time.Sleep(5 * time.Second)
+		err = q.SetAttributes(cmq.QueueAttributes{MaxMsgSize: cmq.Ptr(8192), VisibilityTimeout: cmq.Ptr(time.Duration(0))})
+		assert.ErrorIs(t, err, cmq.ErrOutOfRange)
+		err = q.SetAttributes(cmq.QueueAttributes{MsgRetention: cmq.Ptr(2*time.Minute - 1)})
+		assert.ErrorIs(t, err, cmq.ErrRewindPeriod)
+		err = q.SetAttributes(cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Hour + 1)})
+		assert.ErrorIs(t, err, cmq.ErrRewindPeriod)
+		got, err = q.Attributes()
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+
+		// Lowering both together works: they are checked as a whole.
+		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Minute), RewindPeriod: cmq.Ptr(30 * time.Second)}))
+		got, err = q.Attributes()
+		require.NoError(t, err)
+		assert.Equal(t, time.Minute, got.MsgRetention)
+		assert.Equal(t, 30*time.Second, got.RewindPeriod)
+		assertTime(t, created.Add(15*time.Second), got.LastModifyTime)
+	})
+}
+
+func TestSetAttributesAppliesToLaterCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{MaxMsgSize: cmq.Ptr(2048)})
+		big := string(bytes.Repeat([]byte("x"), 2049))
+		_, err := q.Send(big, 0)
+		assert.ErrorIs(t, err, cmq.ErrMessageTooLarge)
+		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{MaxMsgSize: cmq.Ptr(4096), VisibilityTimeout: cmq.Ptr(7 * time.Second)}))
+		_, err = q.Send(big, 0)
+		require.NoError(t, err)
+		start := time.Now()
+		m, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		assertTime(t, start.Add(7*time.Second), m.NextVisibleTime)
+	})
+}
+
+func TestAttributesCountsAndMinMsgTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		t0 := time.Now()
+		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(100 * time.Second)})
+		info, err := q.Attributes()
+		require.NoError(t, err)
+		assert.True(t, info.MinMsgTime.IsZero(), "empty queue")
+
+		// t0: A active, B delayed 50 s.
+		_, err = q.Send("A", 0)
+		require.NoError(t, err)
+		_, err = q.Send("B", 50*time.Second)
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		// t0+1s: C and D active, E delayed 10 s.
+		_, err = q.BatchSend([]string{"C", "D"}, 0)
+		require.NoError(t, err)
+		_, err = q.Send("E", 10*time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, counts{Active: 3, Delayed: 2}, countsOf(t, q))
+
+		// Receive A (inactive until t0+101s) and C.
+		a, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		require.Equal(t, "A", a.Body)
+		c, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		require.Equal(t, "C", c.Body)
+		assert.Equal(t, counts{Active: 1, Inactive: 2, Delayed: 2}, countsOf(t, q))
+		info, err = q.Attributes()
+		require.NoError(t, err)
+		assertTime(t, t0, info.MinMsgTime, "A is received, not deleted")
+
+		require.NoError(t, q.Delete(a.ReceiptHandle))
+		info, err = q.Attributes()
+		require.NoError(t, err)
+		assertTime(t, t0, info.MinMsgTime, "B, delayed, is the oldest now")
+		assert.Equal(t, counts{Active: 1, Inactive: 1, Delayed: 2}, countsOf(t, q))
+
+		// t0+11s: E's delay ended.
+		time.Sleep(10 * time.Second)
+		assert.Equal(t, counts{Active: 2, Inactive: 1, Delayed: 1}, countsOf(t, q))
+		// t0+50s - 1ns: B still delayed; at t0+50s it is active.
+		time.Sleep(39*time.Second - 1)
+		assert.Equal(t, counts{Active: 2, Inactive: 1, Delayed: 1}, countsOf(t, q))
+		time.Sleep(1)
+		assert.Equal(t, counts{Active: 3, Inactive: 1}, countsOf(t, q))
+
+		// Receive and delete D and B: the oldest left is from t0+1s.
+		bm, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		require.Equal(t, "D", bm.Body, "D was visible at t0+1s, before E (t0+11s) and B (t0+50s)")
+		require.NoError(t, q.Delete(bm.ReceiptHandle))
+		e, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		require.Equal(t, "E", e.Body)
+		bb, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		require.Equal(t, "B", bb.Body)
+		require.NoError(t, q.Delete(bb.ReceiptHandle))
+		info, err = q.Attributes()
+		require.NoError(t, err)
+		assertTime(t, t0.Add(time.Second), info.MinMsgTime, "C and E remain, both from t0+1s")
+		assert.Equal(t, counts{Inactive: 2}, countsOf(t, q))
+
+		// t0+101s: C (received at t0+1s) is back; E is still inactive.
+		time.Sleep(51 * time.Second)
+		assert.Equal(t, counts{Active: 1, Inactive: 1}, countsOf(t, q))
+		c2, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		require.Equal(t, "C", c2.Body)
+		require.NoError(t, q.Delete(c2.ReceiptHandle))
+		require.NoError(t, q.Delete(e.ReceiptHandle))
+		info, err = q.Attributes()
+		require.NoError(t, err)
+		assert.True(t, info.MinMsgTime.IsZero(), "every message deleted")
+		assert.Equal(t, counts{}, countsOf(t, q))
+	})
+}
