@@ -14,7 +14,7 @@ import (
 	"github.com/opencmq/cmq"
 )
 
-// FuzzModel decodes its input into a sequence of operations on one broker
+// FuzzModel decodes its modelInput into a sequence of operations on one broker
 // with two queue slots, runs each on the real Broker and on a reference
 // model written here from the rules in doc.go, and checks every result:
 // errors, ids, bodies, dequeue counts and times, which receipt handles work,
@@ -88,13 +88,13 @@ func modelLimits() cmq.Limits {
 	return l
 }
 
-// input hands out argument bytes; past the end it returns zeros.
-type input struct {
+// modelInput hands out argument bytes; past the end it returns zeros.
+type modelInput struct {
 	b []byte
 	i int
 }
 
-func (in *input) byte() byte {
+func (in *modelInput) byte() byte {
 	if in.i >= len(in.b) {
 		return 0
 	}
@@ -103,9 +103,9 @@ func (in *input) byte() byte {
 	return c
 }
 
-func (in *input) pick(n int) int { return int(in.byte()) % n }
+func (in *modelInput) pick(n int) int { return int(in.byte()) % n }
 
-func choose[T any](in *input, choices []T) T { return choices[in.pick(len(choices))] }
+func modelChoose[T any](in *modelInput, choices []T) T { return choices[in.pick(len(choices))] }
 
 // modelMsg is a message as the model sees it.
 type modelMsg struct {
@@ -162,7 +162,7 @@ func runModel(t *testing.T, data []byte) {
 	m := &model{t: t, b: b, limits: modelLimits(), ids: map[string]bool{}, seen: map[string]bool{}}
 	m.qs[0] = &modelQueue{name: "q0"}
 	m.qs[1] = &modelQueue{name: "q1"}
-	in := &input{b: data}
+	in := &modelInput{b: data}
 	for m.step = 0; in.i < len(in.b) && m.step < 400; m.step++ {
 		op := in.byte()
 		m.do(int(op&^noCheck)%opCount, in)
@@ -278,33 +278,33 @@ func (m *model) apply(s modelSettings, a cmq.QueueAttributes) (modelSettings, er
 
 // attrs decodes a set of attributes: a mask byte, then one byte per
 // attribute given.
-func attrs(in *input) cmq.QueueAttributes {
+func modelAttrs(in *modelInput) cmq.QueueAttributes {
 	var a cmq.QueueAttributes
 	mask := in.byte()
 	if mask&1 != 0 {
-		a.MaxMsgHeapNum = cmq.Ptr(choose(in, heapChoices))
+		a.MaxMsgHeapNum = cmq.Ptr(modelChoose(in, heapChoices))
 	}
 	if mask&2 != 0 {
-		a.PollingWait = cmq.Ptr(choose(in, pollChoices))
+		a.PollingWait = cmq.Ptr(modelChoose(in, pollChoices))
 	}
 	if mask&4 != 0 {
-		a.VisibilityTimeout = cmq.Ptr(choose(in, vtChoices))
+		a.VisibilityTimeout = cmq.Ptr(modelChoose(in, vtChoices))
 	}
 	if mask&8 != 0 {
-		a.MaxMsgSize = cmq.Ptr(choose(in, sizeChoices))
+		a.MaxMsgSize = cmq.Ptr(modelChoose(in, sizeChoices))
 	}
 	if mask&16 != 0 {
-		a.MsgRetention = cmq.Ptr(choose(in, retentionChoices))
+		a.MsgRetention = cmq.Ptr(modelChoose(in, retentionChoices))
 	}
 	if mask&32 != 0 {
-		a.RewindPeriod = cmq.Ptr(choose(in, rewindChoices))
+		a.RewindPeriod = cmq.Ptr(modelChoose(in, rewindChoices))
 	}
 	return a
 }
 
 // body decodes a message body: mostly short, sometimes empty or longer than
 // a small MaxMsgSize.
-func (m *model) body(in *input) string {
+func (m *model) body(in *modelInput) string {
 	c := in.byte()
 	m.bodyN++
 	letter := string(rune('a' + m.bodyN%26))
@@ -319,7 +319,7 @@ func (m *model) body(in *input) string {
 
 // handle decodes a receipt handle: a recent or older one from the pool
 // (any queue), a one-character change of one, or junk.
-func (m *model) handle(in *input) string {
+func (m *model) handle(in *modelInput) string {
 	c := in.byte()
 	if len(m.pool) == 0 || c%8 == 7 {
 		switch in.pick(3) {
@@ -348,7 +348,7 @@ func (m *model) handle(in *input) string {
 	return h
 }
 
-func (m *model) do(op int, in *input) {
+func (m *model) do(op int, in *modelInput) {
 	t := m.t
 	mq := m.qs[in.pick(2)]
 	now := time.Now()
@@ -363,7 +363,7 @@ func (m *model) do(op int, in *input) {
 		if in.pick(4) == 3 {
 			name = strings.ToUpper(name)
 		}
-		a := attrs(in)
+		a := modelAttrs(in)
 		def := modelSettings{heap: 100_000_000, vt: 30 * time.Second, size: 65536, retention: 345600 * time.Second}
 		set, want := m.apply(def, a)
 		if want == nil && mq.exists {
@@ -382,7 +382,7 @@ func (m *model) do(op int, in *input) {
 		if mq.q == nil {
 			return
 		}
-		a := attrs(in)
+		a := modelAttrs(in)
 		var set modelSettings
 		var want error = cmq.ErrQueueNotExist
 		if mq.exists {
@@ -410,7 +410,7 @@ func (m *model) do(op int, in *input) {
 		for i := range bodies {
 			bodies[i] = m.body(in)
 		}
-		delay := choose(in, delayChoices)
+		delay := modelChoose(in, delayChoices)
 		want := m.sendErr(mq, bodies, delay, op == opBatchSend)
 		var ids []string
 		var err error
@@ -450,7 +450,7 @@ func (m *model) do(op int, in *input) {
 		if op == opBatchReceive {
 			n = in.pick(18)
 		}
-		wait := choose(in, waitChoices)
+		wait := modelChoose(in, waitChoices)
 		wantMsgs, wantAt, want := m.receive(mq, n, wait, op == opBatchReceive)
 		var got []cmq.Message
 		var err error
@@ -552,7 +552,7 @@ func (m *model) do(op int, in *input) {
 			return
 		}
 		h := m.handle(in)
-		d := choose(in, cvChoices)
+		d := modelChoose(in, cvChoices)
 		var want error
 		var x *modelMsg
 		switch {
@@ -621,7 +621,7 @@ func (m *model) do(op int, in *input) {
 		}
 
 	case opSleep:
-		time.Sleep(choose(in, sleepChoices))
+		time.Sleep(modelChoose(in, sleepChoices))
 
 	case opDeleteQueue:
 		var want error = cmq.ErrQueueNotExist
@@ -795,51 +795,51 @@ func modelSeeds() [][]byte {
 	c := func(qi, mask byte, vals ...byte) []byte { return append([]byte{opCreate, qi, 0, mask}, vals...) }
 	seeds := [][]byte{
 		// create, send, receive, delete with the fresh handle.
-		join(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opDelete, 0, 0, 0}),
+		modelJoin(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opDelete, 0, 0, 0}),
 		// visibility timeout 1 s: receive, sleep 1 s, the old handle fails,
 		// receive again (dequeue count 2), delete the stale then the new one.
-		join(c(0, 4, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opSleep, 0, 2, opDelete, 0, 0, 0,
+		modelJoin(c(0, 4, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opSleep, 0, 2, opDelete, 0, 0, 0,
 			opReceive, 0, 0, opDelete, 0, 1, 1, opDelete, 0, 0, 0}),
 		// delays: send delayed 2 s and 500 ms, long-poll 3 s, then receive the second.
-		join(c(0, 0), []byte{opSend, 0, 2, 5, opSend, 0, 3, 3, opReceive, 0, 4, opReceive, 0, 4, opReceive, 0, 0}),
+		modelJoin(c(0, 0), []byte{opSend, 0, 2, 5, opSend, 0, 3, 3, opReceive, 0, 4, opReceive, 0, 4, opReceive, 0, 0}),
 		// batch send 5 with delay 1 s, batch receive 16 with wait, batch delete 4.
-		join(c(1, 0), []byte{opBatchSend, 1, 5, 2, 3, 4, 5, 6, 4, opBatchReceive, 1, 16, 3,
+		modelJoin(c(1, 0), []byte{opBatchSend, 1, 5, 2, 3, 4, 5, 6, 4, opBatchReceive, 1, 16, 3,
 			opBatchDelete, 1, 4, 0, 0, 0, 1, 0, 2, 0, 3}),
 		// bad batches: 0 and 17 bodies, an empty body, too many bytes.
-		join(c(0, 0), []byte{opBatchSend, 0, 0, 0, opBatchSend, 0, 17, opBatchSend, 0, 2, 2, 0, 0,
+		modelJoin(c(0, 0), []byte{opBatchSend, 0, 0, 0, opBatchSend, 0, 17, opBatchSend, 0, 2, 2, 0, 0,
 			opBatchSend, 0, 16, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0x32, 0}),
 		// heap of 2 and size 8: a third send is refused, so is a long body.
-		join(c(0, 9, 1, 0), []byte{opSend, 0, 2, 0, opSend, 0, 1, 0, opSend, 0, 2, 0, opSend, 0, 2, 0}),
+		modelJoin(c(0, 9, 1, 0), []byte{opSend, 0, 2, 0, opSend, 0, 1, 0, opSend, 0, 2, 0, opSend, 0, 2, 0}),
 		// forged handles: one-character changes and junk, delete and change visibility.
-		join(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opDelete, 0, 6, 5, 3, opDelete, 0, 7, 2, 9,
+		modelJoin(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opDelete, 0, 6, 5, 3, opDelete, 0, 7, 2, 9,
 			opChangeVis, 0, 6, 0, 31, 2, opChangeVis, 0, 0, 3, opChangeVis, 0, 0, 0, opDelete, 0, 0, 0}),
 		// change visibility: extend, out of range, then 0 makes it visible again.
-		join(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opChangeVis, 0, 0, 3, opSleep, 0, 5,
+		modelJoin(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opChangeVis, 0, 0, 3, opSleep, 0, 5,
 			opChangeVis, 0, 0, 5, opChangeVis, 0, 0, 0, opReceive, 0, 0}),
 		// rewind 60 s: delete, rewind, receive again; rewind disabled on q1.
-		join(c(0, 32, 2), c(1, 0), []byte{opSend, 0, 2, 0, opSend, 0, 2, 0, opBatchReceive, 0, 2, 0,
+		modelJoin(c(0, 32, 2), c(1, 0), []byte{opSend, 0, 2, 0, opSend, 0, 2, 0, opBatchReceive, 0, 2, 0,
 			opDelete, 0, 0, 0, opSleep, 0, 3, opRewind, 0, 2, opReceive, 0, 0, opRewind, 0, 5, opRewind, 1, 0}),
 		// rewind keeps delayed messages delayed, returns in-flight ones.
-		join(c(0, 32, 2), []byte{opSend, 0, 2, 0, opSend, 0, 2, 6, opReceive, 0, 0, opRewind, 0, 0x80}),
+		modelJoin(c(0, 32, 2), []byte{opSend, 0, 2, 0, opSend, 0, 2, 6, opReceive, 0, 0, opRewind, 0, 0x80}),
 		// retention 60 s: messages in every state expire.
-		join(c(0, 48, 0, 1), []byte{opSend, 0, 2, 0, opSend, 0, 2, 7, opSend, 0, 2, 0, opReceive, 0, 0,
+		modelJoin(c(0, 48, 0, 1), []byte{opSend, 0, 2, 0, opSend, 0, 2, 7, opSend, 0, 2, 0, opReceive, 0, 0,
 			opDelete, 0, 0, 0, opSleep, 0, 7, opSleep, 0, 6}),
 		// set attributes: good and bad values, rewind 0 drops kept messages.
-		join(c(0, 32, 1), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opDelete, 0, 0, 0,
+		modelJoin(c(0, 32, 1), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opDelete, 0, 0, 0,
 			opSetAttrs, 0, 32, 4, opSetAttrs, 0, 32, 0, opSetAttrs, 0, 4, 4, opSetAttrs, 0, 63, 0, 1, 0, 0, 1, 1}),
 		// purge, delete queue, use the deleted queue, create it again as Q0.
-		join(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opPurge, 0, opDelete, 0, 0, 0,
+		modelJoin(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opPurge, 0, opDelete, 0, 0, 0,
 			opDeleteQueue, 0, opSend, 0, 2, 0, opReceive, 0, 0, opPurge, 0, opDeleteQueue, 0}, c(0, 0), []byte{opCreate, 0, 0, 0}),
 		// polling wait from the queue, woken by a visibility timeout ending.
-		join(c(0, 6, 1, 1), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opReceive, 0, 2, opReceive, 0, 5}),
+		modelJoin(c(0, 6, 1, 1), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opReceive, 0, 2, opReceive, 0, 5}),
 		// duplicate handles in one batch delete, and a foreign queue's handle.
-		join(c(0, 0), c(1, 0), []byte{opSend, 0, 2, 0, opSend, 1, 2, 0, opReceive, 0, 0, opReceive, 1, 0,
+		modelJoin(c(0, 0), c(1, 0), []byte{opSend, 0, 2, 0, opSend, 1, 2, 0, opReceive, 0, 0, opReceive, 1, 0,
 			opBatchDelete, 0, 3, 0, 1, 0, 0, 0, 0, opDelete, 0, 0, 0}),
 		// unchecked steps: counts are only read at the end.
-		join(c(0, 4, 0), []byte{opSend | noCheck, 0, 2, 3, opSend | noCheck, 0, 2, 0, opSleep | noCheck, 0, 1,
+		modelJoin(c(0, 4, 0), []byte{opSend | noCheck, 0, 2, 3, opSend | noCheck, 0, 2, 0, opSleep | noCheck, 0, 1,
 			opReceive | noCheck, 0, 0, opSleep | noCheck, 0, 3, opReceive | noCheck, 0, 0}),
 	}
 	return seeds
 }
 
-func join(parts ...[]byte) []byte { return slices.Concat(parts...) }
+func modelJoin(parts ...[]byte) []byte { return slices.Concat(parts...) }

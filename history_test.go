@@ -1,0 +1,366 @@
+package cmq_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opencmq/cmq"
+)
+
+var soakFor = flag.Duration("soak", 0, "run TestHistory in rounds for this long (real time), e.g. -soak=2m")
+
+// TestHistory runs producers and consumers on several queues at once and
+// records every send, delivery, visibility change and delete, then checks
+// the history: every message delivered at least once and deleted exactly
+// once, no two leases of one message overlapping, nothing delivered after
+// its delete, every delete and visibility change succeeding exactly when
+// its lease was current, and every count back at zero.
+//
+// Consumers misbehave on purpose: some "crash" (drop a message without
+// deleting it), some delete after the lease ended, some extend the lease
+// first. Everything runs in a synctest bubble, so visibility timeouts pass
+// in fake time and crashed messages come back at once.
+//
+// In plain go test it runs three rounds; with -soak=D it runs larger rounds
+// with new seeds until D of real time has passed.
+func TestHistory(t *testing.T) {
+	start := time.Now()
+	var total historyStats
+	for round := 0; ; round++ {
+		cfg := historyConfig{
+			seed:        uint64(round),
+			queues:      3,
+			producers:   2, // per queue
+			consumers:   4, // per queue
+			perProducer: 150,
+		}
+		if *soakFor > 0 {
+			cfg.perProducer = 400 + round%5*100
+		}
+		var s historyStats
+		synctest.Test(t, func(t *testing.T) { s = runHistory(t, cfg) })
+		if t.Failed() {
+			t.Fatalf("round %d (seed %d) failed", round, cfg.seed)
+		}
+		total.add(s)
+		total.rounds++
+		if round >= 2 && time.Since(start) >= *soakFor {
+			break
+		}
+	}
+	t.Logf("history: %d rounds in %v: %s", total.rounds, time.Since(start).Round(time.Millisecond), total)
+}
+
+type historyConfig struct {
+	seed                                      uint64
+	queues, producers, consumers, perProducer int
+}
+
+type historyStats struct {
+	rounds, sends, deliveries, deletes, lateDeletes, crashes, extends int
+}
+
+func (s *historyStats) add(o historyStats) {
+	s.sends += o.sends
+	s.deliveries += o.deliveries
+	s.deletes += o.deletes
+	s.lateDeletes += o.lateDeletes
+	s.crashes += o.crashes
+	s.extends += o.extends
+}
+
+func (s historyStats) String() string {
+	return fmt.Sprintf("%d sends, %d deliveries, %d deletes, %d late deletes refused, %d crashes, %d lease extensions",
+		s.sends, s.deliveries, s.deletes, s.lateDeletes, s.crashes, s.extends)
+}
+
+// Events of the history. Times are the broker's (the bubble's fake clock).
+type (
+	histSend struct {
+		queue   string
+		body    string
+		at      time.Time
+		visible time.Time // at + delay
+	}
+	// histLease is one delivery: from its receive to its next visible time,
+	// as last set by a successful ChangeVisibility.
+	histLease struct {
+		queue    string
+		dequeues int
+		handle   string
+		start    time.Time
+		end      time.Time
+	}
+	histDelete struct {
+		dequeues int // of the lease whose handle was used
+		at       time.Time
+		ok       bool
+	}
+	histChange struct {
+		dequeues int
+		at       time.Time
+		ok       bool
+		current  bool // the lease had not ended when the change was made
+	}
+)
+
+// history is the shared record, one mutex for all.
+type history struct {
+	mu      sync.Mutex
+	sends   map[string]histSend
+	leases  map[string][]*histLease
+	deletes map[string][]histDelete
+	changes map[string][]histChange
+	stats   historyStats
+}
+
+func runHistory(t *testing.T, cfg historyConfig) historyStats {
+	const vt = 2 * time.Second
+	l := cmq.DefaultLimits()
+	l.QPS = 0
+	b, err := cmq.NewBroker(cmq.WithLimits(l))
+	require.NoError(t, err)
+	defer b.Close()
+	h := &history{
+		sends:   map[string]histSend{},
+		leases:  map[string][]*histLease{},
+		deletes: map[string][]histDelete{},
+		changes: map[string][]histChange{},
+	}
+	total := cfg.queues * cfg.producers * cfg.perProducer
+	var deleted atomic.Int64
+	var wg sync.WaitGroup
+	queues := make([]*cmq.Queue, cfg.queues)
+	for qi := range queues {
+		q, err := b.CreateQueue(fmt.Sprintf("history-%d", qi), cmq.QueueAttributes{
+			VisibilityTimeout: cmq.Ptr(vt),
+			PollingWait:       cmq.Ptr(time.Second),
+		})
+		require.NoError(t, err)
+		queues[qi] = q
+		for p := range cfg.producers {
+			rng := rand.New(rand.NewPCG(cfg.seed, uint64(qi*1000+p)))
+			wg.Go(func() { histProduce(t, h, q, rng, p, cfg.perProducer) })
+		}
+		for c := range cfg.consumers {
+			rng := rand.New(rand.NewPCG(cfg.seed, uint64(qi*1000+500+c)))
+			wg.Go(func() { histConsume(t, h, q, rng, vt, &deleted, int64(total)) })
+		}
+	}
+	wg.Wait()
+
+	require.Len(t, h.sends, total)
+	checkHistory(t, h)
+	for _, q := range queues {
+		info, err := q.Attributes()
+		require.NoError(t, err)
+		assert.Equal(t, []int{0, 0, 0, 0},
+			[]int{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum, info.RewindMsgNum}, "%s: counts at the end", q.Name())
+		assert.True(t, info.MinMsgTime.IsZero(), "%s: MinMsgTime %v at the end", q.Name(), info.MinMsgTime)
+	}
+	return h.stats
+}
+
+// produce sends n messages, singly or in batches, some delayed.
+func histProduce(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, p, n int) {
+	for sent := 0; sent < n; {
+		k := min(n-sent, 1+rng.IntN(5))
+		var delay time.Duration
+		if rng.IntN(4) == 0 {
+			delay = time.Duration(1+rng.IntN(3)) * time.Second
+		}
+		bodies := make([]string, k)
+		for i := range bodies {
+			bodies[i] = fmt.Sprintf("%s/p%d/m%d", q.Name(), p, sent+i)
+		}
+		var ids []string
+		var err error
+		if k == 1 {
+			var id string
+			id, err = q.Send(bodies[0], delay)
+			ids = []string{id}
+		} else {
+			ids, err = q.BatchSend(bodies, delay)
+		}
+		if !assert.NoError(t, err) {
+			return
+		}
+		now := time.Now()
+		h.mu.Lock()
+		for i, id := range ids {
+			_, dup := h.sends[id]
+			assert.False(t, dup, "id %s returned twice", id)
+			h.sends[id] = histSend{queue: q.Name(), body: bodies[i], at: now, visible: now.Add(delay)}
+			h.stats.sends++
+		}
+		h.mu.Unlock()
+		sent += k
+		if rng.IntN(3) == 0 {
+			time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		}
+	}
+}
+
+// consume receives until every message of the run is deleted, and handles
+// each message in one of four ways: delete soon, crash (never delete),
+// delete after the lease ended, or extend the lease and then delete.
+func histConsume(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, vt time.Duration, deleted *atomic.Int64, total int64) {
+	ctx := t.Context()
+	for deleted.Load() < total {
+		var msgs []cmq.Message
+		var err error
+		if rng.IntN(2) == 0 {
+			var m cmq.Message
+			m, err = q.Receive(ctx, cmq.QueueWait)
+			msgs = []cmq.Message{m}
+		} else {
+			msgs, err = q.BatchReceive(ctx, 1+rng.IntN(4), time.Duration(rng.IntN(3))*time.Second)
+		}
+		if errors.Is(err, cmq.ErrNoMessage) {
+			continue
+		}
+		if !assert.NoError(t, err) {
+			return
+		}
+		now := time.Now()
+		h.mu.Lock()
+		for _, m := range msgs {
+			assert.True(t, m.NextVisibleTime.Equal(now.Add(vt)), "next visible time %v at %v", m.NextVisibleTime, now)
+			h.leases[m.ID] = append(h.leases[m.ID], &histLease{
+				queue: q.Name(), dequeues: m.DequeueCount, handle: m.ReceiptHandle, start: now, end: m.NextVisibleTime,
+			})
+			if s, ok := h.sends[m.ID]; assert.True(t, ok, "delivered id %s was never sent", m.ID) {
+				assert.Equal(t, s.body, m.Body, "body of %s", m.ID)
+			}
+			h.stats.deliveries++
+		}
+		h.mu.Unlock()
+		for _, m := range msgs {
+			switch r := rng.IntN(20); {
+			case r < 2: // crash: the message comes back after vt
+				h.mu.Lock()
+				h.stats.crashes++
+				h.mu.Unlock()
+				continue
+			case r < 4: // late: the lease ends before the delete
+				time.Sleep(vt + time.Duration(rng.IntN(500))*time.Millisecond)
+			case r < 6: // extend the lease, work past the first timeout, delete
+				at, err := q.ChangeVisibility(m.ReceiptHandle, 2*vt)
+				h.recordChange(m, err == nil, at)
+				time.Sleep(vt + time.Duration(rng.IntN(500))*time.Millisecond)
+			default:
+				if rng.IntN(4) == 0 {
+					time.Sleep(time.Duration(rng.IntN(int(vt/time.Millisecond))) * time.Millisecond)
+				}
+			}
+			err := q.Delete(m.ReceiptHandle)
+			if err != nil && !assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle) {
+				return
+			}
+			if err == nil {
+				deleted.Add(1)
+			}
+			h.mu.Lock()
+			h.deletes[m.ID] = append(h.deletes[m.ID], histDelete{dequeues: m.DequeueCount, at: time.Now(), ok: err == nil})
+			if err == nil {
+				h.stats.deletes++
+			} else {
+				h.stats.lateDeletes++
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// recordChange records a ChangeVisibility of m's lease at the current
+// instant; a successful one moves the lease's end to at.
+func (h *history) recordChange(m cmq.Message, ok bool, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	c := histChange{dequeues: m.DequeueCount, at: now, ok: ok}
+	for _, l := range h.leases[m.ID] {
+		if l.dequeues != m.DequeueCount {
+			continue
+		}
+		c.current = now.Before(l.end)
+		if ok {
+			l.end = at
+		}
+	}
+	h.changes[m.ID] = append(h.changes[m.ID], c)
+	if ok {
+		h.stats.extends++
+	}
+}
+
+// checkHistory checks the recorded history of every message.
+func checkHistory(t *testing.T, h *history) {
+	ids := make([]string, 0, len(h.sends))
+	for id := range h.sends {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s := h.sends[id]
+		leases := h.leases[id]
+		if !assert.NotEmpty(t, leases, "%s was never delivered", id) {
+			continue
+		}
+		// Deliveries are numbered 1..k by dequeue count, each once, in
+		// time order, and each lease begins no earlier than the previous
+		// one ended: no two consumers ever held the message at once.
+		slices.SortFunc(leases, func(a, b *histLease) int { return a.dequeues - b.dequeues })
+		for i, l := range leases {
+			assert.Equal(t, s.queue, l.queue, "%s delivered from another queue", id)
+			assert.Equal(t, i+1, l.dequeues, "%s: dequeue counts %v", id, histDequeueCounts(leases))
+			if i == 0 {
+				assert.False(t, l.start.Before(s.visible), "%s delivered at %v before its delay ended at %v", id, l.start, s.visible)
+				continue
+			}
+			prev := leases[i-1]
+			assert.False(t, l.start.Before(prev.end), "%s: delivery %d at %v while delivery %d held it until %v",
+				id, l.dequeues, l.start, prev.dequeues, prev.end)
+		}
+		last := leases[len(leases)-1]
+
+		// Exactly one delete succeeded, with the last delivery's handle,
+		// within its lease; every refused delete came after its lease.
+		oks := 0
+		for _, d := range h.deletes[id] {
+			l := leases[d.dequeues-1]
+			if d.ok {
+				oks++
+				assert.Equal(t, last.dequeues, d.dequeues, "%s: deleted with the handle of delivery %d, then delivered again (%d deliveries)", id, d.dequeues, len(leases))
+				assert.True(t, d.at.Before(l.end), "%s: delete at %v succeeded after its lease ended at %v", id, d.at, l.end)
+			} else {
+				assert.False(t, d.at.Before(l.end), "%s: delete at %v refused within its lease (until %v)", id, d.at, l.end)
+			}
+		}
+		assert.Equal(t, 1, oks, "%s: successful deletes", id)
+
+		// A lease extension works exactly while the lease is current.
+		for _, c := range h.changes[id] {
+			assert.Equal(t, c.current, c.ok, "%s: ChangeVisibility at %v of delivery %d", id, c.at, c.dequeues)
+		}
+	}
+}
+
+func histDequeueCounts(ls []*histLease) []int {
+	out := make([]int, len(ls))
+	for i, l := range ls {
+		out[i] = l.dequeues
+	}
+	return out
+}
