@@ -1,0 +1,489 @@
+package cmq_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opencmq/cmq"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// --- Point 4: Receive and BatchReceive. ---
+
+func TestReceiveFields(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
+		t0 := time.Now()
+		id, err := q.Send("hello", 0)
+		require.NoError(t, err)
+
+		time.Sleep(2 * time.Second)
+		m, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		assert.Equal(t, id, m.ID)
+		assert.Equal(t, "hello", m.Body)
+		assert.Regexp(t, `^[0-9a-f]{32}$`, m.ReceiptHandle)
+		assertTime(t, t0, m.EnqueueTime)
+		assertTime(t, t0.Add(2*time.Second), m.FirstDequeueTime)
+		assertTime(t, t0.Add(32*time.Second), m.NextVisibleTime)
+		assert.Equal(t, 1, m.DequeueCount)
+		assert.Nil(t, m.DeadLetter)
+
+		// Inactive for the visibility timeout, to the nanosecond.
+		assert.Equal(t, counts{Inactive: 1}, countsOf(t, q))
+		time.Sleep(30*time.Second - 1)
+		_, err = q.Receive(t.Context(), 0)
+		assert.ErrorIs(t, err, cmq.ErrNoMessage)
+		assert.Equal(t, counts{Inactive: 1}, countsOf(t, q))
+		time.Sleep(1)
+		assert.Equal(t, counts{Active: 1}, countsOf(t, q))
+
+		// Back, received again: same id and first dequeue time, a new handle.
+		time.Sleep(time.Second)
+		m2, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		assert.Equal(t, id, m2.ID)
+		assert.Equal(t, "hello", m2.Body)
+		assert.NotEqual(t, m.ReceiptHandle, m2.ReceiptHandle)
+		assertTime(t, t0, m2.EnqueueTime)
+		assertTime(t, t0.Add(2*time.Second), m2.FirstDequeueTime)
+		assertTime(t, t0.Add(63*time.Second), m2.NextVisibleTime)
+		assert.Equal(t, 2, m2.DequeueCount)
+
+		// BatchReceive fills the same fields.
+		id2, err := q.Send("world", 0)
+		require.NoError(t, err)
+		ms, err := q.BatchReceive(t.Context(), 16, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 1)
+		assert.Equal(t, id2, ms[0].ID)
+		assert.Equal(t, "world", ms[0].Body)
+		assert.Len(t, ms[0].ReceiptHandle, 32)
+		assertTime(t, t0.Add(33*time.Second), ms[0].EnqueueTime)
+		assertTime(t, t0.Add(33*time.Second), ms[0].FirstDequeueTime)
+		assertTime(t, t0.Add(63*time.Second), ms[0].NextVisibleTime)
+		assert.Equal(t, 1, ms[0].DequeueCount)
+	})
+}
+
+func TestReceiveOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(20 * time.Second)})
+		// t0: A delayed 10 s, B at once, C delayed 5 s, D at once.
+		for _, s := range []struct {
+			body  string
+			delay time.Duration
+		}{{"A", 10 * time.Second}, {"B", 0}, {"C", 5 * time.Second}, {"D", 0}} {
+			_, err := q.Send(s.body, s.delay)
+			require.NoError(t, err)
+		}
+		// Receive B at t0; it comes back at t0+20s.
+		m, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		require.Equal(t, "B", m.Body)
+		// t0+15s: E sent (visible at once).
+		time.Sleep(15 * time.Second)
+		_, err = q.Send("E", 0)
+		require.NoError(t, err)
+		// t0+25s: visible are D (t0), C (t0+5s), A (t0+10s), E (t0+15s),
+		// B (t0+20s).
+		time.Sleep(10 * time.Second)
+		var got []string
+		for range 2 {
+			ms, err := q.BatchReceive(t.Context(), 3, 0)
+			require.NoError(t, err)
+			for _, m := range ms {
+				got = append(got, m.Body)
+			}
+		}
+		assert.Equal(t, []string{"D", "C", "A", "E", "B"}, got)
+	})
+}
+
+func TestReceiveWaitRange(t *testing.T) {
+	tests := []struct {
+		name string
+		wait time.Duration
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"1ns", 1, true},
+		{"30s", 30 * time.Second, true},
+		{"30s+1ns", 30*time.Second + 1, false},
+		{"31s", 31 * time.Second, false},
+		{"QueueWait", cmq.QueueWait, true},
+		{"any negative", -time.Hour, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := newBroker(t)
+				q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Hour)})
+				_, err := q.Send("x", 0)
+				require.NoError(t, err)
+				_, err = q.Receive(t.Context(), tt.wait)
+				_, berr := q.BatchReceive(t.Context(), 1, tt.wait)
+				if tt.ok {
+					require.NoError(t, err)
+					assert.ErrorIs(t, berr, cmq.ErrNoMessage, "the one message was received")
+					return
+				}
+				assert.ErrorIs(t, err, cmq.ErrOutOfRange)
+				assert.EqualError(t, err, "cmq: parameter pollingWaitSeconds value or length is out of range (code 4000, module 10350)")
+				assert.ErrorIs(t, berr, cmq.ErrOutOfRange)
+				assert.Equal(t, counts{Active: 1}, countsOf(t, q), "nothing received")
+			})
+		})
+	}
+}
+
+func TestReceiveWaitEndsExactlyAtDeadline(t *testing.T) {
+	tests := []struct {
+		name        string
+		pollingWait time.Duration
+		wait        time.Duration
+		want        time.Duration // how long the call waits
+	}{
+		{"no wait", 0, 0, 0},
+		{"no wait, queue has a polling wait", 7 * time.Second, 0, 0},
+		{"per-call wait", 0, 5 * time.Second, 5 * time.Second},
+		{"per-call wait overrides the queue's", 7 * time.Second, 3 * time.Second, 3 * time.Second},
+		{"QueueWait uses PollingWait", 7 * time.Second, cmq.QueueWait, 7 * time.Second},
+		{"negative uses PollingWait", 7 * time.Second, -2 * time.Second, 7 * time.Second},
+		{"QueueWait with PollingWait 0", 0, cmq.QueueWait, 0},
+		{"max wait", 0, 30 * time.Second, 30 * time.Second},
+		{"fine-grained wait", 0, 1500 * time.Microsecond, 1500 * time.Microsecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := newBroker(t)
+				q := newQueue(t, b, "q", cmq.QueueAttributes{PollingWait: &tt.pollingWait})
+				start := time.Now()
+				_, err := q.Receive(t.Context(), tt.wait)
+				assert.ErrorIs(t, err, cmq.ErrNoMessage)
+				assertCode(t, err, 7000, 10200)
+				assert.Equal(t, tt.want, time.Since(start), "Receive")
+
+				start = time.Now()
+				ms, err := q.BatchReceive(t.Context(), 16, tt.wait)
+				assert.ErrorIs(t, err, cmq.ErrNoMessage)
+				assert.Nil(t, ms)
+				assert.Equal(t, tt.want, time.Since(start), "BatchReceive")
+			})
+		})
+	}
+}
+
+// waitResult is what a receive running in a goroutine returned, and when.
+type waitResult struct {
+	msgs []cmq.Message
+	err  error
+	at   time.Time
+}
+
+// goReceive starts a receive in a goroutine and returns its result channel.
+func goReceive(ctx context.Context, q *cmq.Queue, n int, wait time.Duration) <-chan waitResult {
+	c := make(chan waitResult, 1)
+	go func() {
+		var r waitResult
+		if n == 0 {
+			var m cmq.Message
+			m, r.err = q.Receive(ctx, wait)
+			if r.err == nil {
+				r.msgs = []cmq.Message{m}
+			}
+		} else {
+			r.msgs, r.err = q.BatchReceive(ctx, n, wait)
+		}
+		r.at = time.Now()
+		c <- r
+	}()
+	return c
+}
+
+func TestLongPollWakesOnSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{PollingWait: cmq.Ptr(20 * time.Second)})
+		t0 := time.Now()
+		res := goReceive(t.Context(), q, 0, cmq.QueueWait)
+		go func() {
+			time.Sleep(3 * time.Second)
+			_, err := q.Send("x", 0)
+			assert.NoError(t, err)
+		}()
+		r := <-res
+		require.NoError(t, r.err)
+		require.Len(t, r.msgs, 1)
+		assert.Equal(t, "x", r.msgs[0].Body)
+		assertTime(t, t0.Add(3*time.Second), r.at)
+		assertTime(t, t0.Add(3*time.Second), r.msgs[0].FirstDequeueTime)
+	})
+}
+
+func TestLongPollWakesOnDelayEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		t0 := time.Now()
+		_, err := q.Send("later", 4*time.Second)
+		require.NoError(t, err)
+		_, err = q.Send("much later", 25*time.Second)
+		require.NoError(t, err)
+		res := goReceive(t.Context(), q, 16, 20*time.Second)
+		r := <-res
+		require.NoError(t, r.err)
+		require.Len(t, r.msgs, 1, "returns what is visible, does not wait to fill")
+		assert.Equal(t, "later", r.msgs[0].Body)
+		assertTime(t, t0.Add(4*time.Second), r.at)
+
+		// A delay sent while the receive already waits, shorter than the
+		// message it waits for, wakes it at its own time.
+		res = goReceive(t.Context(), q, 0, 20*time.Second)
+		time.Sleep(time.Second) // t0+5s
+		_, err = q.Send("soon", 2*time.Second)
+		require.NoError(t, err)
+		r = <-res
+		require.NoError(t, r.err)
+		assert.Equal(t, "soon", r.msgs[0].Body)
+		assertTime(t, t0.Add(7*time.Second), r.at)
+
+		// The last one, at t0+25s.
+		res = goReceive(t.Context(), q, 0, 20*time.Second)
+		r = <-res
+		require.NoError(t, r.err)
+		assert.Equal(t, "much later", r.msgs[0].Body)
+		assertTime(t, t0.Add(25*time.Second), r.at)
+	})
+}
+
+func TestLongPollWakesOnVisibilityTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(5 * time.Second)})
+		t0 := time.Now()
+		_, err := q.Send("x", 0)
+		require.NoError(t, err)
+		first, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+
+		res := goReceive(t.Context(), q, 0, 20*time.Second)
+		r := <-res
+		require.NoError(t, r.err)
+		assert.Equal(t, first.ID, r.msgs[0].ID)
+		assert.Equal(t, 2, r.msgs[0].DequeueCount)
+		assertTime(t, t0.Add(5*time.Second), r.at)
+		assert.ErrorIs(t, q.Delete(first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		require.NoError(t, q.Delete(r.msgs[0].ReceiptHandle))
+	})
+}
+
+func TestLongPollWakesOnChangeVisibility(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Hour)})
+		t0 := time.Now()
+		_, err := q.Send("x", 0)
+		require.NoError(t, err)
+		m, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		res := goReceive(t.Context(), q, 0, 30*time.Second)
+		time.Sleep(2 * time.Second)
+		next, err := q.ChangeVisibility(m.ReceiptHandle, 3*time.Second)
+		require.NoError(t, err)
+		assertTime(t, t0.Add(5*time.Second), next)
+		r := <-res
+		require.NoError(t, r.err)
+		assertTime(t, t0.Add(5*time.Second), r.at)
+		assert.Equal(t, 2, r.msgs[0].DequeueCount)
+	})
+}
+
+func TestLongPollOneSendWakesOneWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		t0 := time.Now()
+		a := goReceive(t.Context(), q, 0, 10*time.Second)
+		c := goReceive(t.Context(), q, 0, 10*time.Second)
+		time.Sleep(time.Second)
+		_, err := q.Send("only", 0)
+		require.NoError(t, err)
+		var got, empty waitResult
+		select {
+		case got = <-a:
+			empty = <-c
+		case got = <-c:
+			empty = <-a
+		}
+		require.NoError(t, got.err)
+		assert.Equal(t, "only", got.msgs[0].Body)
+		assertTime(t, t0.Add(time.Second), got.at)
+		assert.ErrorIs(t, empty.err, cmq.ErrNoMessage)
+		assertTime(t, t0.Add(10*time.Second), empty.at, "the other waits out its wait")
+
+		// A batch of two wakes two waiters; each gets one or the first gets
+		// both, but both messages are received at once.
+		a = goReceive(t.Context(), q, 1, 10*time.Second)
+		c = goReceive(t.Context(), q, 1, 10*time.Second)
+		synctest.Wait()
+		sentAt := time.Now()
+		_, err = q.BatchSend([]string{"p", "q"}, 0)
+		require.NoError(t, err)
+		ra, rc := <-a, <-c
+		require.NoError(t, ra.err)
+		require.NoError(t, rc.err)
+		assertTime(t, sentAt, ra.at)
+		assertTime(t, sentAt, rc.at)
+		assert.ElementsMatch(t, []string{"p", "q"}, []string{ra.msgs[0].Body, rc.msgs[0].Body})
+	})
+}
+
+func TestLongPollManyWaitersManyMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		const n = 8
+		var mu sync.Mutex
+		got := map[string]int{}
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				m, err := q.Receive(t.Context(), 30*time.Second)
+				if assert.NoError(t, err) {
+					mu.Lock()
+					got[m.Body]++
+					mu.Unlock()
+				}
+			})
+		}
+		synctest.Wait()
+		t0 := time.Now()
+		for i := range n {
+			_, err := q.Send(string(rune('a'+i)), time.Duration(i)*time.Second)
+			require.NoError(t, err)
+		}
+		wg.Wait()
+		assert.Equal(t, time.Duration(n-1)*time.Second, time.Since(t0), "the last wakes when the last delay ends")
+		assert.Len(t, got, n)
+		for body, k := range got {
+			assert.Equal(t, 1, k, body)
+		}
+		assert.Equal(t, counts{Inactive: n}, countsOf(t, q))
+	})
+}
+
+func TestLongPollContextCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		t0 := time.Now()
+		_, err := q.Send("later", 5*time.Second)
+		require.NoError(t, err)
+
+		ctx, cancel := context.WithCancel(t.Context())
+		res := goReceive(ctx, q, 0, 20*time.Second)
+		time.Sleep(2 * time.Second)
+		cancel()
+		r := <-res
+		assert.Equal(t, context.Canceled, r.err)
+		assert.Nil(t, r.msgs)
+		assertTime(t, t0.Add(2*time.Second), r.at)
+
+		// A deadline ends the wait the same way.
+		ctx, cancel = context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		res = goReceive(ctx, q, 16, 20*time.Second)
+		r = <-res
+		assert.Equal(t, context.DeadlineExceeded, r.err)
+		assertTime(t, t0.Add(3*time.Second), r.at)
+
+		// Nothing was consumed: the message comes out untouched.
+		time.Sleep(2 * time.Second)
+		assert.Equal(t, counts{Active: 1}, countsOf(t, q))
+		m, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		assert.Equal(t, 1, m.DequeueCount)
+		assertTime(t, t0.Add(5*time.Second), m.FirstDequeueTime)
+	})
+}
+
+func TestReceiveCancelledContextConsumesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		_, err := q.Send("x", 0)
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		for _, wait := range []time.Duration{0, 10 * time.Second} {
+			_, err = q.Receive(ctx, wait)
+			assert.Equal(t, context.Canceled, err)
+			ms, err := q.BatchReceive(ctx, 2, wait)
+			assert.Equal(t, context.Canceled, err)
+			assert.Nil(t, ms)
+		}
+		assert.Equal(t, counts{Active: 1}, countsOf(t, q))
+		m, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		assert.Equal(t, 1, m.DequeueCount)
+	})
+}
+
+func TestBatchReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		for _, n := range []int{0, -1, 17} {
+			ms, err := q.BatchReceive(t.Context(), n, 0)
+			assert.ErrorIs(t, err, cmq.ErrBatchSize, n)
+			assertCode(t, err, 4000, 10370)
+			assert.Nil(t, ms)
+		}
+		ids, err := q.BatchSend([]string{"a", "b", "c"}, 0)
+		require.NoError(t, err)
+		_, err = q.Send("d", time.Second)
+		require.NoError(t, err)
+
+		// Returns the three visible at once, with a wait, without waiting
+		// for more.
+		start := time.Now()
+		ms, err := q.BatchReceive(t.Context(), 16, 20*time.Second)
+		require.NoError(t, err)
+		assertTime(t, start, time.Now())
+		require.Len(t, ms, 3)
+		for i, m := range ms {
+			assert.Equal(t, ids[i], m.ID)
+		}
+		// Up to n: two of three.
+		time.Sleep(30 * time.Second)
+		ms, err = q.BatchReceive(t.Context(), 2, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 2)
+		assert.Equal(t, "d", ms[0].Body, "d became visible at t0+1s, before the three came back")
+		assert.Equal(t, "a", ms[1].Body)
+		assert.Equal(t, counts{Active: 2, Inactive: 2}, countsOf(t, q))
+		// 16 is allowed.
+		ms, err = q.BatchReceive(t.Context(), 16, 0)
+		require.NoError(t, err)
+		assert.Len(t, ms, 2)
+		_, err = q.BatchReceive(t.Context(), 16, 0)
+		assert.ErrorIs(t, err, cmq.ErrNoMessage)
+	})
+}
+
+func TestBatchReceiveSizeFromLimits(t *testing.T) {
+	b := newBroker(t, cmq.WithLimits(limitsWith(func(l *cmq.Limits) { l.BatchSize = 2 })))
+	q := newQueue(t, b, "q", cmq.QueueAttributes{})
+	_, err := q.BatchReceive(t.Context(), 3, 0)
+	assert.ErrorIs(t, err, cmq.ErrBatchSize)
+	_, err = q.BatchReceive(t.Context(), 2, 0)
+	assert.ErrorIs(t, err, cmq.ErrNoMessage)
+}
