@@ -1,0 +1,407 @@
+package cmq_test
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opencmq/cmq"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Helpers of lease_test.go, rewind_test.go and deadletter_test.go. They
+// carry an "ext" prefix so as not to clash with the helpers of other test
+// files of package cmq_test.
+
+// extBroker returns a Broker built with opts. Time-dependent tests call it
+// inside their synctest bubble.
+func extBroker(t *testing.T, opts ...cmq.Option) *cmq.Broker {
+	t.Helper()
+	b, err := cmq.NewBroker(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// extQueue creates the queue name in b with attrs.
+func extQueue(t *testing.T, b *cmq.Broker, name string, attrs cmq.QueueAttributes) *cmq.Queue {
+	t.Helper()
+	q, err := b.CreateQueue(name, attrs)
+	require.NoError(t, err)
+	return q
+}
+
+// extCounts are the message counts of a QueueInfo.
+type extCounts struct{ Active, Inactive, Delayed, Rewind int }
+
+func extCountsOf(t *testing.T, q *cmq.Queue) extCounts {
+	t.Helper()
+	info, err := q.Attributes()
+	require.NoError(t, err)
+	return extCounts{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum, info.RewindMsgNum}
+}
+
+// extCode asserts that err is a *cmq.Error with CMQ's code and module.
+func extCode(t *testing.T, err error, code, module int) {
+	t.Helper()
+	e, ok := err.(*cmq.Error)
+	if assert.Truef(t, ok, "want *cmq.Error %d/%d, got %T %v", code, module, err, err) {
+		assert.Equal(t, [2]int{code, module}, [2]int{e.Code, e.Module}, "code/module of %v", err)
+	}
+}
+
+// extReceive receives one message without waiting.
+func extReceive(t *testing.T, q *cmq.Queue) cmq.Message {
+	t.Helper()
+	m, err := q.Receive(t.Context(), 0)
+	require.NoError(t, err)
+	return m
+}
+
+// extNoMessage asserts that nothing is receivable from q now.
+func extNoMessage(t *testing.T, q *cmq.Queue) {
+	t.Helper()
+	m, err := q.Receive(t.Context(), 0)
+	assert.ErrorIs(t, err, cmq.ErrNoMessage, "received %q", m.Body)
+}
+
+func TestChangeVisibilityExtend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
+		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		require.NoError(t, err)
+		t0 := time.Now()
+		ms, err := q.BatchReceive(t.Context(), 2, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 2)
+
+		time.Sleep(20 * time.Second)
+		for _, m := range ms {
+			next, err := q.ChangeVisibility(m.ReceiptHandle, 60*time.Second)
+			require.NoError(t, err)
+			assert.Equal(t, t0.Add(80*time.Second), next)
+		}
+
+		// The original timeout (t0+30s) has passed: still in flight.
+		time.Sleep(10 * time.Second)
+		extNoMessage(t, q)
+		assert.Equal(t, extCounts{Inactive: 2}, extCountsOf(t, q))
+
+		// 1ns before the new time the handle still works.
+		time.Sleep(50*time.Second - 1)
+		assert.Equal(t, extCounts{Inactive: 2}, extCountsOf(t, q))
+		require.NoError(t, q.Delete(ms[1].ReceiptHandle))
+		extNoMessage(t, q)
+
+		// At the new time the other message is back and its handle is dead.
+		time.Sleep(1)
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
+		assert.ErrorIs(t, q.Delete(ms[0].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		m := extReceive(t, q)
+		assert.Equal(t, "a", m.Body)
+		assert.Equal(t, 2, m.DequeueCount)
+		assert.Equal(t, t0, m.FirstDequeueTime)
+	})
+}
+
+func TestChangeVisibilityShorten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
+		_, err := q.Send("a", 0)
+		require.NoError(t, err)
+		first := extReceive(t, q)
+		t0 := time.Now()
+
+		time.Sleep(5 * time.Second)
+		next, err := q.ChangeVisibility(first.ReceiptHandle, 5*time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, t0.Add(10*time.Second), next)
+
+		time.Sleep(5*time.Second - 1)
+		extNoMessage(t, q)
+		assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, q))
+
+		time.Sleep(1)
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
+		second := extReceive(t, q)
+		assert.Equal(t, first.ID, second.ID)
+		assert.Equal(t, 2, second.DequeueCount)
+		assert.Equal(t, t0.Add(40*time.Second), second.NextVisibleTime)
+		// Only the newest handle works.
+		assert.ErrorIs(t, q.Delete(first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		require.NoError(t, q.Delete(second.ReceiptHandle))
+		assert.Equal(t, extCounts{}, extCountsOf(t, q))
+	})
+}
+
+func TestChangeVisibilityZero(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
+		_, err := q.Send("a", 0)
+		require.NoError(t, err)
+		m := extReceive(t, q)
+
+		// A receiver waits for the queue, which has nothing visible.
+		type result struct {
+			m   cmq.Message
+			err error
+			at  time.Time
+		}
+		done := make(chan result, 1)
+		go func() {
+			m, err := q.Receive(t.Context(), 20*time.Second)
+			done <- result{m, err, time.Now()}
+		}()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		select {
+		case r := <-done:
+			t.Fatalf("receive returned early: %v", r.err)
+		default:
+		}
+
+		changed := time.Now()
+		next, err := q.ChangeVisibility(m.ReceiptHandle, 0)
+		require.NoError(t, err)
+		assert.Equal(t, changed, next)
+		synctest.Wait()
+		select {
+		case r := <-done:
+			require.NoError(t, r.err)
+			assert.Equal(t, m.ID, r.m.ID)
+			assert.Equal(t, 2, r.m.DequeueCount)
+			assert.Equal(t, changed, r.at, "the waiter is woken at once")
+		default:
+			t.Fatal("the waiting receive was not woken")
+		}
+
+		// The handle of the released receive is dead, for every call.
+		assert.ErrorIs(t, q.Delete(m.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		_, err = q.ChangeVisibility(m.ReceiptHandle, time.Minute)
+		assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle)
+		assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, q))
+	})
+}
+
+func TestChangeVisibilityZeroWithoutWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		q := extQueue(t, b, "lease", cmq.QueueAttributes{})
+		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		require.NoError(t, err)
+		a := extReceive(t, q)
+		time.Sleep(time.Second)
+		_, err = q.ChangeVisibility(a.ReceiptHandle, 0)
+		require.NoError(t, err)
+		assert.Equal(t, extCounts{Active: 2}, extCountsOf(t, q))
+		assert.ErrorIs(t, q.Delete(a.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		// Released at now, a's next visible time is later than b's send: b
+		// first.
+		assert.Equal(t, "b", extReceive(t, q).Body)
+		assert.Equal(t, "a", extReceive(t, q).Body)
+	})
+}
+
+func TestChangeVisibilityRange(t *testing.T) {
+	maxVT := cmq.DefaultLimits().VisibilityTimeout.Max
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		ok      bool
+	}{
+		{"negative", -1, false},
+		{"zero", 0, true},
+		{"one nanosecond", 1, true},
+		{"max", maxVT, true},
+		{"above max", maxVT + 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := extBroker(t)
+				q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
+				_, err := q.Send("a", 0)
+				require.NoError(t, err)
+				m := extReceive(t, q)
+				next, err := q.ChangeVisibility(m.ReceiptHandle, tc.timeout)
+				if !tc.ok {
+					extCode(t, err, 4000, 10350)
+					assert.ErrorIs(t, err, cmq.ErrOutOfRange)
+					assert.Zero(t, next)
+					// Nothing changed: the lease ends at the old time.
+					assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, q))
+					time.Sleep(30*time.Second - 1)
+					require.NoError(t, q.Delete(m.ReceiptHandle))
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, time.Now().Add(tc.timeout), next)
+				if tc.timeout > 0 {
+					time.Sleep(tc.timeout - 1)
+					assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, q))
+					time.Sleep(1)
+				}
+				assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
+			})
+		})
+	}
+}
+
+func TestChangeVisibilityInvalidHandles(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// handle returns the handle to try on q; a is the message of q
+		// that is in flight when it returns.
+		handle func(t *testing.T, q, other *cmq.Queue, a cmq.Message) (string, cmq.Message)
+	}{
+		{"older receive", func(t *testing.T, q, _ *cmq.Queue, a cmq.Message) (string, cmq.Message) {
+			time.Sleep(30 * time.Second)
+			return a.ReceiptHandle, extReceive(t, q)
+		}},
+		{"after expiry", func(t *testing.T, q, _ *cmq.Queue, a cmq.Message) (string, cmq.Message) {
+			time.Sleep(30 * time.Second)
+			return a.ReceiptHandle, cmq.Message{}
+		}},
+		{"other queue", func(t *testing.T, _, other *cmq.Queue, a cmq.Message) (string, cmq.Message) {
+			_, err := other.Send("o", 0)
+			require.NoError(t, err)
+			return extReceive(t, other).ReceiptHandle, a
+		}},
+		{"deleted", func(t *testing.T, q, _ *cmq.Queue, a cmq.Message) (string, cmq.Message) {
+			require.NoError(t, q.Delete(a.ReceiptHandle))
+			return a.ReceiptHandle, cmq.Message{}
+		}},
+		{"malformed", func(t *testing.T, _, _ *cmq.Queue, a cmq.Message) (string, cmq.Message) {
+			return a.ReceiptHandle[:len(a.ReceiptHandle)-1], a
+		}},
+		{"empty", func(t *testing.T, _, _ *cmq.Queue, a cmq.Message) (string, cmq.Message) {
+			return "", a
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := extBroker(t)
+				q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
+				other := extQueue(t, b, "other", cmq.QueueAttributes{})
+				_, err := q.Send("a", 0)
+				require.NoError(t, err)
+				h, live := tc.handle(t, q, other, extReceive(t, q))
+				before := extCountsOf(t, q)
+
+				next, err := q.ChangeVisibility(h, time.Hour)
+				extCode(t, err, 4430, 10260)
+				assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle)
+				assert.Zero(t, next)
+				assert.Equal(t, before, extCountsOf(t, q), "a refused change changes nothing")
+				if live.ReceiptHandle != "" {
+					// The valid handle still holds its lease, which the
+					// refused call did not extend.
+					_, err := q.ChangeVisibility(live.ReceiptHandle, 0)
+					require.NoError(t, err)
+					assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
+				}
+			})
+		})
+	}
+}
+
+func TestChangeVisibilityUnusableQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		q := extQueue(t, b, "lease", cmq.QueueAttributes{})
+		_, err := q.Send("a", 0)
+		require.NoError(t, err)
+		m := extReceive(t, q)
+		require.NoError(t, b.DeleteQueue("lease"))
+		_, err = q.ChangeVisibility(m.ReceiptHandle, time.Minute)
+		assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
+		assert.ErrorIs(t, q.Purge(), cmq.ErrQueueNotExist)
+
+		q2 := extQueue(t, b, "lease", cmq.QueueAttributes{})
+		require.NoError(t, b.Close())
+		_, err = q2.ChangeVisibility(m.ReceiptHandle, time.Minute)
+		assert.ErrorIs(t, err, cmq.ErrClosed)
+		assert.ErrorIs(t, q2.Purge(), cmq.ErrClosed)
+	})
+}
+
+func TestPurge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := cmq.DefaultLimits()
+		lim.MsgHeapNum.Min = 1
+		b := extBroker(t, cmq.WithLimits(lim))
+		q := extQueue(t, b, "purge", cmq.QueueAttributes{
+			MaxMsgHeapNum: cmq.Ptr(5),
+			RewindPeriod:  cmq.Ptr(time.Hour),
+		})
+		t0 := time.Now()
+		_, err := q.BatchSend([]string{"a", "b", "c", "d"}, 0)
+		require.NoError(t, err)
+		_, err = q.Send("e", time.Minute)
+		require.NoError(t, err)
+		ms, err := q.BatchReceive(t.Context(), 2, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 2)
+		require.NoError(t, q.Delete(ms[1].ReceiptHandle))
+		require.Equal(t, extCounts{Active: 2, Inactive: 1, Delayed: 1, Rewind: 1}, extCountsOf(t, q))
+		_, err = q.Send("full", 0)
+		require.ErrorIs(t, err, cmq.ErrHeapFull)
+
+		require.NoError(t, q.Purge())
+		info, err := q.Attributes()
+		require.NoError(t, err)
+		assert.Equal(t, extCounts{}, extCountsOf(t, q))
+		assert.True(t, info.MinMsgTime.IsZero())
+		extNoMessage(t, q)
+		assert.ErrorIs(t, q.Delete(ms[0].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		// Kept messages are gone too: a rewind brings nothing back.
+		require.NoError(t, q.Rewind(t0))
+		extNoMessage(t, q)
+		// The delayed message does not come back when its delay ends.
+		time.Sleep(time.Minute)
+		extNoMessage(t, q)
+		assert.Equal(t, extCounts{}, extCountsOf(t, q))
+
+		// The heap is free again, and the queue works as before.
+		ids, err := q.BatchSend([]string{"1", "2", "3", "4", "5"}, 0)
+		require.NoError(t, err)
+		m := extReceive(t, q)
+		assert.Equal(t, ids[0], m.ID)
+		assert.Equal(t, "1", m.Body)
+		assert.Equal(t, extCounts{Active: 4, Inactive: 1}, extCountsOf(t, q))
+		// Purging an empty queue is fine.
+		require.NoError(t, q.Purge())
+		require.NoError(t, q.Purge())
+		assert.Equal(t, extCounts{}, extCountsOf(t, q))
+	})
+}
+
+func TestPurgeKeepsWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		q := extQueue(t, b, "purge", cmq.QueueAttributes{})
+		_, err := q.Send("late", 5*time.Second)
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		var got cmq.Message
+		go func() {
+			var err error
+			got, err = q.Receive(t.Context(), 10*time.Second)
+			done <- err
+		}()
+		synctest.Wait()
+		require.NoError(t, q.Purge())
+		// The purged delayed message does not wake the waiter at 5s; a
+		// message sent at 7s does.
+		time.Sleep(7 * time.Second)
+		synctest.Wait()
+		require.Empty(t, done)
+		_, err = q.Send("new", 0)
+		require.NoError(t, err)
+		require.NoError(t, <-done)
+		assert.Equal(t, "new", got.Body)
+	})
+}
