@@ -1,0 +1,266 @@
+package cmq_test
+
+import (
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opencmq/cmq"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// --- Point 7: QPS. ---
+
+// qpsBroker returns a broker whose queues admit qps messages per second for
+// each of send, receive and delete.
+func qpsBroker(t *testing.T, qps int) *cmq.Broker {
+	return newBroker(t, cmq.WithLimits(limitsWith(func(l *cmq.Limits) { l.QPS = qps })))
+}
+
+func bodiesN(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint("m", i)
+	}
+	return out
+}
+
+func TestQPSSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := qpsBroker(t, 20)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		// A batch of n costs n: 16 + 4 = 20 fills the bucket.
+		_, err := q.BatchSend(bodiesN(16), 0)
+		require.NoError(t, err)
+		ids, err := q.BatchSend(bodiesN(5), 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled, "16 + 5 > 20")
+		assertCode(t, err, 4420, 10250)
+		assert.Nil(t, ids)
+		assert.Equal(t, counts{Active: 16}, countsOf(t, q), "a throttled batch enqueues nothing")
+		_, err = q.BatchSend(bodiesN(4), 0)
+		require.NoError(t, err, "the refused batch took no tokens")
+		id, err := q.Send("x", 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		assert.Empty(t, id)
+		_, err = q.Send("x", time.Second)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		assert.Equal(t, counts{Active: 20}, countsOf(t, q))
+
+		// Refill at 20 per second: nothing after 49 ms, two after 100 ms.
+		time.Sleep(49 * time.Millisecond)
+		_, err = q.Send("x", 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		time.Sleep(51 * time.Millisecond)
+		for range 2 {
+			_, err = q.Send("x", 0)
+			require.NoError(t, err)
+		}
+		_, err = q.Send("x", 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+
+		// The bucket holds at most 20, however long it rests.
+		time.Sleep(time.Hour)
+		_, err = q.BatchSend(bodiesN(16), 0)
+		require.NoError(t, err)
+		_, err = q.BatchSend(bodiesN(4), 0)
+		require.NoError(t, err)
+		_, err = q.Send("x", 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		assert.Equal(t, counts{Active: 42}, countsOf(t, q))
+	})
+}
+
+func TestQPSBucketsAreSeparate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := qpsBroker(t, 20)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		other := newQueue(t, b, "other", cmq.QueueAttributes{})
+		_, err := q.BatchSend(bodiesN(16), 0)
+		require.NoError(t, err)
+		_, err = q.BatchSend(bodiesN(4), 0)
+		require.NoError(t, err)
+		_, err = q.Send("x", 0)
+		require.ErrorIs(t, err, cmq.ErrThrottled)
+
+		// Another queue has its own buckets.
+		_, err = other.BatchSend(bodiesN(16), 0)
+		require.NoError(t, err)
+		// Receive and delete have their own buckets.
+		ms, err := q.BatchReceive(t.Context(), 16, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 16)
+		handles := make([]string, len(ms))
+		for i, m := range ms {
+			handles[i] = m.ReceiptHandle
+		}
+		results, err := q.BatchDelete(handles)
+		require.NoError(t, err)
+		assert.Len(t, results, 16)
+		assert.Equal(t, counts{Active: 4}, countsOf(t, q))
+	})
+}
+
+func TestQPSReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := qpsBroker(t, 20)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		_, err := q.BatchSend(bodiesN(3), 0)
+		require.NoError(t, err)
+
+		// A batch receive costs what it asks for, not what it gets: 16 for 3.
+		ms, err := q.BatchReceive(t.Context(), 16, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 3)
+		// 4 tokens left.
+		_, err = q.BatchReceive(t.Context(), 5, 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		// A receive on an empty queue costs a token too.
+		for range 4 {
+			_, err = q.Receive(t.Context(), 0)
+			assert.ErrorIs(t, err, cmq.ErrNoMessage)
+		}
+		_, err = q.BatchSend(bodiesN(2), 0)
+		require.NoError(t, err)
+		// Throttled at once, even with a wait, and nothing is consumed.
+		start := time.Now()
+		m, err := q.Receive(t.Context(), 20*time.Second)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		assert.Empty(t, m.ID)
+		_, err = q.BatchReceive(t.Context(), 1, cmq.QueueWait)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		assertTime(t, start, time.Now(), "a refusal never waits")
+		assert.Equal(t, counts{Active: 2, Inactive: 3}, countsOf(t, q))
+
+		// 50 ms later one token is back.
+		time.Sleep(50 * time.Millisecond)
+		m, err = q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		assert.Equal(t, "m0", m.Body)
+		_, err = q.Receive(t.Context(), 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		assert.Equal(t, counts{Active: 1, Inactive: 4}, countsOf(t, q))
+	})
+}
+
+func TestQPSDelete(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := qpsBroker(t, 20)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		_, err := q.BatchSend(bodiesN(16), 0)
+		require.NoError(t, err)
+		ms, err := q.BatchReceive(t.Context(), 16, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 16)
+		handles := make([]string, len(ms))
+		for i, m := range ms {
+			handles[i] = m.ReceiptHandle
+		}
+
+		// A refused handle still costs: 4 bad deletes, then 16 tokens left.
+		for range 4 {
+			assert.ErrorIs(t, q.Delete("bad"), cmq.ErrInvalidReceiptHandle)
+		}
+		results, err := q.BatchDelete(handles[:16])
+		require.NoError(t, err)
+		assert.Len(t, results, 16)
+		assert.Equal(t, counts{}, countsOf(t, q))
+
+		// Refill, then a throttled batch delete deletes nothing.
+		_, err = q.BatchSend(bodiesN(4), 0)
+		require.NoError(t, err)
+		time.Sleep(100 * time.Millisecond) // 2 delete tokens
+		ms, err = q.BatchReceive(t.Context(), 4, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 4)
+		handles = handles[:0]
+		for _, m := range ms {
+			handles = append(handles, m.ReceiptHandle)
+		}
+		results, err = q.BatchDelete(handles)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		assert.Nil(t, results)
+		assert.Equal(t, counts{Inactive: 4}, countsOf(t, q))
+		require.NoError(t, q.Delete(handles[0]))
+		require.NoError(t, q.Delete(handles[1]))
+		assert.ErrorIs(t, q.Delete(handles[2]), cmq.ErrThrottled)
+		assert.Equal(t, counts{Inactive: 2}, countsOf(t, q))
+		// The handles still work once tokens are back.
+		time.Sleep(100 * time.Millisecond)
+		results, err = q.BatchDelete(handles[2:])
+		require.NoError(t, err)
+		assert.Len(t, results, 2)
+		assert.Equal(t, counts{}, countsOf(t, q))
+	})
+}
+
+func TestQPSDefaultLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		bodies := bodiesN(16)
+		for range 5000 / 16 {
+			_, err := q.BatchSend(bodies, 0)
+			require.NoError(t, err)
+		}
+		_, err := q.BatchSend(bodies[:5000%16], 0)
+		require.NoError(t, err)
+		_, err = q.Send("x", 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled, "5001st message in the same instant")
+		assert.Equal(t, counts{Active: 5000}, countsOf(t, q))
+		time.Sleep(time.Millisecond) // 5 tokens
+		_, err = q.BatchSend(bodies[:5], 0)
+		require.NoError(t, err)
+		_, err = q.Send("x", 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+	})
+}
+
+func TestQPSZeroIsUnlimited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := qpsBroker(t, 0)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		start := time.Now()
+		const n = 6000 // more than CMQ's 5000 in one instant
+		bodies := bodiesN(16)
+		var handles []string
+		for i := 0; i < n; i += 16 {
+			_, err := q.BatchSend(bodies[:min(16, n-i)], 0)
+			require.NoError(t, err)
+		}
+		for i := 0; i < n; i += 16 {
+			ms, err := q.BatchReceive(t.Context(), 16, 0)
+			require.NoError(t, err)
+			for _, m := range ms {
+				handles = append(handles, m.ReceiptHandle)
+			}
+		}
+		require.Len(t, handles, n)
+		for i := 0; i < n; i += 16 {
+			_, err := q.BatchDelete(handles[i:min(i+16, n)])
+			require.NoError(t, err)
+		}
+		assertTime(t, start, time.Now(), "all in one instant")
+		assert.Equal(t, counts{}, countsOf(t, q))
+	})
+}
+
+func TestQPSBurstCoversBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A QPS below the batch size still lets a full batch through a full
+		// bucket.
+		b := qpsBroker(t, 5)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		_, err := q.BatchSend(bodiesN(16), 0)
+		require.NoError(t, err)
+		_, err = q.Send("x", 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		time.Sleep(time.Second) // 5 tokens
+		_, err = q.BatchSend(bodiesN(6), 0)
+		assert.ErrorIs(t, err, cmq.ErrThrottled)
+		_, err = q.BatchSend(bodiesN(5), 0)
+		require.NoError(t, err)
+		assert.Equal(t, counts{Active: 21}, countsOf(t, q))
+	})
+}
