@@ -1,7 +1,12 @@
 package cmqhttp
 
 import (
+	"context"
 	"math"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -12,20 +17,30 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Every parameter of every action: parsing, ranges and error codes. Each
-// case runs against a broker with queues q (no rewind), rw (rewind 600 s)
-// and dlq. A nil want is a success.
-func TestParameters(t *testing.T) {
+// paramCase is a request and its expected outcome (nil: success). In kv,
+// "$now+N" and "$now-N" stand for the current Unix time plus or minus N.
+type paramCase struct {
+	name   string
+	action string
+	kv     []string
+	want   *cmq.Error
+}
+
+// waits reports whether tt long-polls (such cases stay out of wall-clock
+// tests).
+func (tt paramCase) waits() bool {
+	i := slices.Index(tt.kv, "pollingWaitSeconds")
+	return tt.want == cmq.ErrNoMessage && i >= 0 && tt.kv[i+1] != "0"
+}
+
+// paramCases covers every parameter of every action: parsing, ranges and
+// error codes. Each case runs against a broker set up by setupParamQueues.
+func paramCases() []paramCase {
 	oor := func(name string) *cmq.Error { return detail(errOutOfRangeFm, name) }
 	big := "99999999999999999999"
 	long := "a" + strings.Repeat("b", 64)
 	pol := func(s string) []string { return []string{"queueName", "new", "deadLetterPolicy", s} }
-	tests := []struct {
-		name   string
-		action string
-		kv     []string
-		want   *cmq.Error
-	}{
+	return []paramCase{
 		// Action
 		{"no Action", "", nil, detail(errMissing, "Action")},
 		{"unknown Action", "PeekMessage", nil, detail(errAction, "PeekMessage")},
@@ -138,17 +153,17 @@ func TestParameters(t *testing.T) {
 		{"delete queue no name", "DeleteQueue", nil, detail(errMissing, "queueName")},
 
 		// RewindQueue
-		{"rewind", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "946684800"}, nil},
-		{"rewind earliest", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "946684200"}, nil},
-		{"rewind too early", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "946684199"}, cmq.ErrRewindTime},
-		{"rewind future", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "946684801"}, cmq.ErrRewindTime},
+		{"rewind", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "$now+0"}, nil},
+		{"rewind earliest", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "$now-599"}, nil},
+		{"rewind too early", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "$now-601"}, cmq.ErrRewindTime},
+		{"rewind future", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "$now+1"}, cmq.ErrRewindTime},
 		{"rewind huge", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "9223372036854775807"}, cmq.ErrRewindTime},
 		{"rewind huge negative", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "-9223372036854775808"}, cmq.ErrRewindTime},
 		{"rewind too big", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", big}, oor("startConsumeTime")},
-		{"rewind disabled", "RewindQueue", []string{"queueName", "q", "startConsumeTime", "946684800"}, cmq.ErrRewindDisabled},
+		{"rewind disabled", "RewindQueue", []string{"queueName", "q", "startConsumeTime", "$now+0"}, cmq.ErrRewindDisabled},
 		{"rewind no time", "RewindQueue", []string{"queueName", "rw"}, detail(errMissing, "startConsumeTime")},
 		{"rewind text", "RewindQueue", []string{"queueName", "rw", "startConsumeTime", "now"}, detail(errType, "startConsumeTime")},
-		{"rewind missing queue", "RewindQueue", []string{"queueName", "nope", "startConsumeTime", "946684800"}, cmq.ErrQueueNotExist},
+		{"rewind missing queue", "RewindQueue", []string{"queueName", "nope", "startConsumeTime", "$now+0"}, cmq.ErrQueueNotExist},
 
 		// SendMessage
 		{"send", "SendMessage", []string{"queueName", "q", "msgBody", "x"}, nil},
@@ -210,29 +225,58 @@ func TestParameters(t *testing.T) {
 		{"unbind missing", "UnbindDeadLetterQueue", []string{"queueName", "nope"}, cmq.ErrQueueNotExist},
 		{"unbind no name", "UnbindDeadLetterQueue", nil, detail(errMissing, "queueName")},
 	}
-	for _, tt := range tests {
+}
+
+// setupParamQueues creates q (no rewind), rw (rewind 600 s) and dlq.
+func setupParamQueues(t *testing.T, b *cmq.Broker) {
+	t.Helper()
+	_, err := b.CreateQueue("q", attrsZero)
+	require.NoError(t, err)
+	_, err = b.CreateQueue("rw", cmq.QueueAttributes{RewindPeriod: cmq.Ptr(600 * time.Second)})
+	require.NoError(t, err)
+	_, err = b.CreateQueue("dlq", attrsZero)
+	require.NoError(t, err)
+}
+
+var nowRE = regexp.MustCompile(`^\$now([+-]\d+)$`)
+
+// runParamCase sends tt with c and checks the outcome.
+func runParamCase(t *testing.T, ctx context.Context, c *client, tt paramCase) {
+	t.Helper()
+	kv := slices.Clone(tt.kv)
+	for i, v := range kv {
+		if m := nowRE.FindStringSubmatch(v); m != nil {
+			off, _ := strconv.ParseInt(m[1], 10, 64)
+			kv[i] = strconv.FormatInt(time.Now().Unix()+off, 10)
+		}
+	}
+	vals := c.params(tt.action, kv...)
+	if tt.action == "" {
+		delete(vals, "Action")
+		if c.id != "" {
+			c.sign(vals)
+		}
+	}
+	st, r := c.send(t, ctx, vals)
+	assert.Equal(t, http.StatusOK, st)
+	if tt.want == nil {
+		requireOK(t, r)
+		return
+	}
+	// The broker may add a detail after CMQ's text.
+	assert.Equal(t, tt.want.Code, r.code(), "code; response %v", r)
+	assert.True(t, strings.HasPrefix(r.str("message"), tt.want.WireMessage()),
+		"message %q, want %q", r.str("message"), tt.want.WireMessage())
+}
+
+// TestParameters runs paramCases in virtual time, in memory.
+func TestParameters(t *testing.T) {
+	for _, tt := range paramCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(t, Config{})
-				_, err := e.b.CreateQueue("q", attrsZero)
-				require.NoError(t, err)
-				_, err = e.b.CreateQueue("rw", cmq.QueueAttributes{RewindPeriod: cmq.Ptr(600 * time.Second)})
-				require.NoError(t, err)
-				_, err = e.b.CreateQueue("dlq", attrsZero)
-				require.NoError(t, err)
-				vals := e.c.params(tt.action, tt.kv...)
-				if tt.action == "" {
-					delete(vals, "Action")
-				}
-				_, r := e.c.send(t, t.Context(), vals)
-				if tt.want == nil {
-					requireOK(t, r)
-				} else {
-					// The broker may add a detail after CMQ's text.
-					assert.Equal(t, tt.want.Code, r.code(), "code; response %v", r)
-					assert.True(t, strings.HasPrefix(r.str("message"), tt.want.WireMessage()),
-						"message %q, want %q", r.str("message"), tt.want.WireMessage())
-				}
+				setupParamQueues(t, e.b)
+				runParamCase(t, t.Context(), e.c, tt)
 			})
 		})
 	}
