@@ -487,3 +487,47 @@ func TestBatchReceiveSizeFromLimits(t *testing.T) {
 	_, err = q.BatchReceive(t.Context(), 2, 0)
 	assert.ErrorIs(t, err, cmq.ErrNoMessage)
 }
+
+func TestLongPollMessageVisibleAtDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		t0 := time.Now()
+		_, err := q.Send("edge", 5*time.Second)
+		require.NoError(t, err)
+		// The wait ends at the instant the message becomes visible: it is
+		// received, not reported missing.
+		m, err := q.Receive(t.Context(), 5*time.Second)
+		require.NoError(t, err)
+		assert.Equal(t, "edge", m.Body)
+		assertTime(t, t0.Add(5*time.Second), time.Now())
+
+		// One nanosecond later than the wait: ErrNoMessage at the deadline.
+		_, err = q.Send("late", 5*time.Second+1)
+		require.NoError(t, err)
+		_, err = q.Receive(t.Context(), 5*time.Second)
+		assert.ErrorIs(t, err, cmq.ErrNoMessage)
+		assertTime(t, t0.Add(10*time.Second), time.Now())
+		assert.Equal(t, counts{Inactive: 1, Delayed: 1}, countsOf(t, q))
+	})
+}
+
+func TestLongPollOldestWaiterFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		var res []<-chan waitResult
+		for range 3 {
+			res = append(res, goReceive(t.Context(), q, 0, 30*time.Second))
+			synctest.Wait() // parked before the next one starts
+		}
+		for i, body := range []string{"first", "second", "third"} {
+			time.Sleep(time.Second)
+			_, err := q.Send(body, 0)
+			require.NoError(t, err)
+			r := <-res[i]
+			require.NoError(t, r.err, body)
+			assert.Equal(t, body, r.msgs[0].Body, "waiter %d", i)
+		}
+	})
+}
