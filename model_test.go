@@ -600,11 +600,15 @@ func (m *model) do(op int, in *modelInput) {
 			if x.enqueued.Before(start) {
 				continue
 			}
-			// Deleted messages and in-flight ones come back, visible since
-			// their send; delayed and active messages stay as they are.
-			if x.deleted || x.dequeues > 0 && x.visibleAt.After(now) {
-				x.deleted, x.handle, x.visibleAt = false, "", x.enqueued
+			// Every message except a delayed one (never received, delay
+			// not ended) is receivable again, in send order: visible since
+			// its send, with no working handle. That brings back deleted
+			// and in-flight messages and moves active ones to their
+			// send-order place.
+			if !x.deleted && x.dequeues == 0 && x.visibleAt.After(now) {
+				continue
 			}
+			x.deleted, x.handle, x.visibleAt = false, "", x.enqueued
 		}
 
 	case opPurge:
@@ -821,6 +825,9 @@ func modelSeeds() [][]byte {
 			opDelete, 0, 0, 0, opSleep, 0, 3, opRewind, 0, 2, opReceive, 0, 0, opRewind, 0, 5, opRewind, 1, 0}),
 		// rewind keeps delayed messages delayed, returns in-flight ones.
 		modelJoin(c(0, 32, 2), []byte{opSend, 0, 2, 0, opSend, 0, 2, 6, opReceive, 0, 0, opRewind, 0, 0x80}),
+		// rewind puts active messages back in send order: a delayed message
+		// whose delay ended goes before a later one.
+		modelJoin(c(0, 32, 2), []byte{opSend, 0, 2, 6, opSend, 0, 2, 0, opSleep, 0, 5, opRewind, 0, 3, opReceive, 0, 0, opReceive, 0, 0}),
 		// retention 60 s: messages in every state expire.
 		modelJoin(c(0, 48, 0, 1), []byte{opSend, 0, 2, 0, opSend, 0, 2, 7, opSend, 0, 2, 0, opReceive, 0, 0,
 			opDelete, 0, 0, 0, opSleep, 0, 7, opSleep, 0, 6}),
