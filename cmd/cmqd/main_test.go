@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opencmq/cmq"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig(t *testing.T) {
+	def := cmq.DefaultLimits()
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	noEnv := env(nil)
+	tests := []struct {
+		name    string
+		args    []string
+		getenv  func(string) string
+		check   func(t *testing.T, c config)
+		wantErr string
+	}{
+		{"defaults", nil, noEnv, func(t *testing.T, c config) {
+			assert.Equal(t, config{addr: "127.0.0.1:8080", limits: def, maxRequestBytes: 1 << 20,
+				logLevel: slog.LevelInfo, shutdownTimeout: 10 * time.Second}, c)
+		}, ""},
+		{"flags", []string{"-addr", "127.0.0.1:0", "-secret-id", "AKIDa", "-secret-key", "k", "-max-queues", "5",
+			"-qps", "0", "-max-msg-size", "2048", "-batch-bytes", "4096", "-max-request-bytes", "9999",
+			"-log-level", "debug", "-shutdown-timeout", "3s"}, noEnv, func(t *testing.T, c config) {
+			want := def
+			want.Queues, want.QPS, want.BatchBytes = 5, 0, 4096
+			want.MsgSize.Max, want.MsgSize.Default = 2048, 2048
+			assert.Equal(t, config{addr: "127.0.0.1:0", secretID: "AKIDa", secretKey: "k", limits: want,
+				maxRequestBytes: 9999, logLevel: slog.LevelDebug, shutdownTimeout: 3 * time.Second}, c)
+		}, ""},
+		{"credentials from env", nil, env(map[string]string{"CMQ_SECRET_ID": "AKIDenv", "CMQ_SECRET_KEY": "envkey"}),
+			func(t *testing.T, c config) {
+				assert.Equal(t, "AKIDenv", c.secretID)
+				assert.Equal(t, "envkey", c.secretKey)
+			}, ""},
+		{"flags override env", []string{"-secret-key", "flagkey"}, env(map[string]string{"CMQ_SECRET_ID": "AKIDenv", "CMQ_SECRET_KEY": "envkey"}),
+			func(t *testing.T, c config) {
+				assert.Equal(t, "AKIDenv", c.secretID)
+				assert.Equal(t, "flagkey", c.secretKey)
+			}, ""},
+		{"max-msg-size above default keeps the default", []string{"-max-msg-size", "100000"}, noEnv, func(t *testing.T, c config) {
+			assert.Equal(t, cmq.Range[int]{Min: 1024, Max: 100000, Default: 65536}, c.limits.MsgSize)
+		}, ""},
+		{"id without key", []string{"-secret-id", "AKIDa"}, noEnv, nil, "give both -secret-id and -secret-key, or neither"},
+		{"key without id from env", nil, env(map[string]string{"CMQ_SECRET_KEY": "k"}), nil, "give both"},
+		{"negative qps", []string{"-qps", "-1"}, noEnv, nil, "cmq: invalid Limits.QPS"},
+		{"zero queues", []string{"-max-queues", "0"}, noEnv, nil, "cmq: invalid Limits.Queues"},
+		{"max-msg-size below its minimum", []string{"-max-msg-size", "1000"}, noEnv, nil, "cmq: invalid Limits.MsgSize"},
+		{"zero batch bytes", []string{"-batch-bytes", "0"}, noEnv, nil, "cmq: invalid Limits.BatchBytes"},
+		{"zero request bytes", []string{"-max-request-bytes", "0"}, noEnv, nil, "-max-request-bytes must be positive"},
+		{"bad log level", []string{"-log-level", "loud"}, noEnv, nil, `invalid value "loud" for flag -log-level`},
+		{"not a number", []string{"-qps", "many"}, noEnv, nil, `invalid value "many" for flag -qps`},
+		{"unknown flag", []string{"-port", "1"}, noEnv, nil, "flag provided but not defined: -port"},
+		{"argument", []string{"serve"}, noEnv, nil, `unexpected argument "serve"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			c, err := parseConfig(tt.args, tt.getenv, &out)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Empty(t, out.String())
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"-h"}, func(string) string { return "" }, &out)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	for _, f := range []string{"-addr", "-secret-id", "-secret-key", "-max-queues", "-qps", "-max-msg-size", "-batch-bytes", "-log-level"} {
+		assert.Contains(t, out.String(), f)
+	}
+}
+
+func TestRunListenError(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:-1"}, func(string) string { return "" }, &out)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "listen tcp")
+}
+
+// logSink collects cmqd's log output and reports the address it listens on.
+type logSink struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	addr  chan string
+	found bool
+}
+
+var addrRE = regexp.MustCompile(`msg="cmqd listening" addr=(\S+)`)
+
+func newLogSink() *logSink { return &logSink{addr: make(chan string, 1)} }
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.Write(p)
+	if m := addrRE.FindSubmatch(s.buf.Bytes()); m != nil && !s.found {
+		s.found = true
+		s.addr <- string(m[1])
+	}
+	return len(p), nil
+}
+
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// start runs cmqd with args and env on 127.0.0.1:0; it returns the base URL
+// and a function that stops it and returns run's error.
+func start(t *testing.T, args []string, env map[string]string) (string, *logSink, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	sink := newLogSink()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, sink)
+	}()
+	var addr string
+	select {
+	case addr = <-sink.addr:
+	case err := <-done:
+		cancel()
+		t.Fatalf("run returned early: %v", err)
+	}
+	require.True(t, strings.HasPrefix(addr, "127.0.0.1:"), addr)
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { stop() })
+	return "http://" + addr, sink, stop
+}
+
+// call sends a signed (when id is set) POST without Content-Type, as the
+// Python SDK does, and decodes the answer.
+func call(t *testing.T, ctx context.Context, base, id, key string, kv ...string) map[string]any {
+	t.Helper()
+	vals := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		vals[kv[i]] = kv[i+1]
+	}
+	if id != "" {
+		vals["SecretId"] = id
+		vals["Timestamp"] = strconv.FormatInt(time.Now().Unix(), 10)
+		vals["Nonce"] = strconv.FormatUint(nonce.Add(1), 10)
+		vals["Signature"] = sign("POST", strings.TrimPrefix(base, "http://"), vals, key)
+	}
+	form := url.Values{}
+	for k, v := range vals {
+		form.Set(k, v)
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/v2/index.php", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal(body, &r), string(body))
+	return r
+}
+
+var nonce atomic.Uint64
+
+// sign is CMQ's documented signature (cmq-api.md 2.5), HMAC-SHA1.
+func sign(method, host string, vals map[string]string, key string) string {
+	names := make([]string, 0, len(vals))
+	for k := range vals {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		parts = append(parts, strings.ReplaceAll(k, "_", ".")+"="+vals[k])
+	}
+	mac := hmac.New(sha1.New, []byte(key))
+	mac.Write([]byte(method + host + "/v2/index.php?" + strings.Join(parts, "&")))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func code(r map[string]any) int { return int(r["code"].(float64)) }
+
+// A full round trip through run(): credentials from the environment, a
+// signed create, send, receive and delete over a real connection, a
+// refused unsigned request, then a graceful stop.
+func TestRunRoundTrip(t *testing.T) {
+	base, logs, stop := start(t, []string{"-log-level", "debug"},
+		map[string]string{"CMQ_SECRET_ID": "AKIDrun", "CMQ_SECRET_KEY": "runkey"})
+	ctx := t.Context()
+	id, key := "AKIDrun", "runkey"
+
+	r := call(t, ctx, base, id, key, "Action", "CreateQueue", "queueName", "jobs")
+	require.Equal(t, 0, code(r), r)
+	r = call(t, ctx, base, id, key, "Action", "SendMessage", "queueName", "jobs", "msgBody", "job #1")
+	require.Equal(t, 0, code(r), r)
+	msgID := r["msgId"]
+	r = call(t, ctx, base, id, key, "Action", "ReceiveMessage", "queueName", "jobs", "pollingWaitSeconds", "1")
+	require.Equal(t, 0, code(r), r)
+	assert.Equal(t, "job #1", r["msgBody"])
+	assert.Equal(t, msgID, r["msgId"])
+	r = call(t, ctx, base, id, key, "Action", "DeleteMessage", "queueName", "jobs", "receiptHandle", r["receiptHandle"].(string))
+	require.Equal(t, 0, code(r), r)
+	r = call(t, ctx, base, id, key, "Action", "GetQueueAttributes", "queueName", "jobs")
+	require.Equal(t, 0, code(r), r)
+	assert.Equal(t, []any{0.0, 0.0, 0.0}, []any{r["activeMsgNum"], r["inactiveMsgNum"], r["minMsgTime"]})
+
+	r = call(t, ctx, base, "", "", "Action", "ListQueue")
+	assert.Equal(t, 4000, code(r))
+	assert.Equal(t, "(10390)lacked of required parameter SecretId", r["message"])
+	r = call(t, ctx, base, id, "wrong", "Action", "ListQueue")
+	assert.Equal(t, 4100, code(r))
+	assert.Equal(t, "(10030)authentication failed", r["message"])
+
+	require.NoError(t, stop())
+	out := logs.String()
+	assert.Contains(t, out, `level=INFO msg="cmqd listening"`)
+	assert.Contains(t, out, "signatures=true")
+	assert.Contains(t, out, "level=DEBUG msg=request")
+	assert.Contains(t, out, "action=SendMessage code=0")
+	assert.Contains(t, out, `reason="signature mismatch"`)
+	assert.Contains(t, out, `level=INFO msg="cmqd shutting down"`)
+	assert.Contains(t, out, `level=INFO msg="cmqd stopped"`)
+	assert.NotContains(t, out, "runkey", "the secret key is never logged")
+}
+
+// With no flags cmqd checks no signatures; at the default log level it
+// logs no requests.
+func TestRunUnsigned(t *testing.T) {
+	base, logs, stop := start(t, nil, nil)
+	r := call(t, t.Context(), base, "", "", "Action", "CreateQueue", "queueName", "q")
+	require.Equal(t, 0, code(r), r)
+	r = call(t, t.Context(), base, "", "", "Action", "ListQueue")
+	require.Equal(t, 0, code(r), r)
+	assert.Equal(t, 1.0, r["totalCount"])
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "signatures=false")
+	assert.NotContains(t, logs.String(), "msg=request")
+}
+
+// Shutdown ends a long poll at once with "no message" and returns nil.
+func TestRunShutdownEndsLongPoll(t *testing.T) {
+	entered := make(chan struct{}, 8)
+	old := wrapHandler
+	wrapHandler = func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			entered <- struct{}{}
+			h.ServeHTTP(w, r)
+		})
+	}
+	t.Cleanup(func() { wrapHandler = old })
+	base, _, stop := start(t, []string{"-shutdown-timeout", "20s"}, nil)
+	r := call(t, t.Context(), base, "", "", "Action", "CreateQueue", "queueName", "q")
+	require.Equal(t, 0, code(r), r)
+	<-entered
+
+	got := make(chan map[string]any, 1)
+	go func() {
+		got <- call(t, t.Context(), base, "", "", "Action", "ReceiveMessage", "queueName", "q", "pollingWaitSeconds", "30")
+	}()
+	<-entered
+	begin := time.Now()
+	require.NoError(t, stop())
+	r = <-got
+	assert.Equal(t, 7000, code(r), r)
+	assert.Equal(t, "(10200)no message", r["message"])
+	assert.Less(t, time.Since(begin), 10*time.Second, "shutdown did not wait for the 30 s poll")
+}
