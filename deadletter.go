@@ -13,6 +13,9 @@ func (b *Broker) checkDeadLetter(q *Queue, p *DeadLetterPolicy) (*Queue, error) 
 	}
 	d := b.queues[strings.ToLower(p.DeadLetterQueue)]
 	switch {
+	case strings.EqualFold(p.DeadLetterQueue, q.name):
+		// Also on CreateQueue, where q is not in b.queues yet.
+		return nil, ErrDeadLetterNested
 	case d == nil:
 		return nil, ErrDeadLetterQueueNotExist
 	case d == q, d.dlq != nil, len(q.sources) > 0:

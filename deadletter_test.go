@@ -1,0 +1,722 @@
+package cmq_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opencmq/cmq"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// dlPair creates the dead-letter queue "dlq" and the queue "src" that uses
+// it with policy p (DeadLetterQueue filled in) and src's attrs.
+func dlPair(t *testing.T, b *cmq.Broker, p cmq.DeadLetterPolicy, attrs cmq.QueueAttributes) (src, dlq *cmq.Queue) {
+	t.Helper()
+	dlq = extQueue(t, b, "dlq", cmq.QueueAttributes{})
+	p.DeadLetterQueue = "dlq"
+	attrs.DeadLetterPolicy = &p
+	src = extQueue(t, b, "src", attrs)
+	return src, dlq
+}
+
+// dlSources returns the names of dlq's source queues and their total.
+func dlSources(t *testing.T, b *cmq.Broker, dlq string, o cmq.ListOptions) ([]string, int) {
+	t.Helper()
+	qs, total, err := b.ListDeadLetterSourceQueues(dlq, o)
+	require.NoError(t, err)
+	names := []string{}
+	for _, q := range qs {
+		names = append(names, q.Name)
+	}
+	return names, total
+}
+
+func dlPolicy(t *testing.T, q *cmq.Queue) *cmq.DeadLetterPolicy {
+	t.Helper()
+	info, err := q.Attributes()
+	require.NoError(t, err)
+	return info.DeadLetterPolicy
+}
+
+func TestDeadLetterOnMaxReceiveBoundary(t *testing.T) {
+	for _, count := range []int{1, 3, 1000} {
+		t.Run(fmt.Sprint(count), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := extBroker(t)
+				src, dlq := dlPair(t, b,
+					cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: count},
+					cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
+				t0 := time.Now()
+				id, err := src.Send("m", 0)
+				require.NoError(t, err)
+				for i := 1; i <= count; i++ {
+					m := extReceive(t, src)
+					require.Equal(t, i, m.DequeueCount)
+					time.Sleep(time.Second)
+				}
+				require.Equal(t, extCounts{Active: 1}, extCountsOf(t, src))
+				require.Equal(t, extCounts{}, extCountsOf(t, dlq))
+
+				// The receive that would exceed the count moves it.
+				moved := time.Now()
+				extNoMessage(t, src)
+				assert.Equal(t, extCounts{}, extCountsOf(t, src))
+				assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+				info, err := src.Attributes()
+				require.NoError(t, err)
+				assert.True(t, info.MinMsgTime.IsZero())
+
+				time.Sleep(time.Second)
+				m := extReceive(t, dlq)
+				assert.Equal(t, id, m.ID)
+				assert.Equal(t, "m", m.Body)
+				assert.Equal(t, &cmq.DeadLetterSource{Queue: "src", EnqueueTime: t0, DequeueCount: count}, m.DeadLetter)
+				assert.Equal(t, moved, m.EnqueueTime, "enqueued in the dead-letter queue at the move")
+				assert.Equal(t, 1, m.DequeueCount, "a fresh start in the dead-letter queue")
+				assert.Equal(t, moved.Add(time.Second), m.FirstDequeueTime)
+				assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, dlq))
+				require.NoError(t, dlq.Delete(m.ReceiptHandle))
+				assert.Equal(t, extCounts{}, extCountsOf(t, dlq))
+			})
+		})
+	}
+}
+
+func TestDeadLetterOnMaxReceiveGivesNextMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, dlq := dlPair(t, b,
+			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 1},
+			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
+		_, err := src.BatchSend([]string{"a", "b"}, 0)
+		require.NoError(t, err)
+		first, err := src.BatchReceive(t.Context(), 2, 0)
+		require.NoError(t, err)
+		require.Len(t, first, 2)
+		time.Sleep(time.Second)
+		_, err = src.BatchSend([]string{"c", "d"}, 0)
+		require.NoError(t, err)
+
+		// a and b are due again, before c and d, but received once
+		// already: they move, and this receive gets c.
+		m := extReceive(t, src)
+		assert.Equal(t, "c", m.Body)
+		assert.Equal(t, extCounts{Active: 1, Inactive: 1}, extCountsOf(t, src))
+		assert.Equal(t, extCounts{Active: 2}, extCountsOf(t, dlq))
+		// A batch receive moves as it goes, too: d is due first, then c.
+		time.Sleep(time.Second)
+		ms, err := src.BatchReceive(t.Context(), 16, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 1)
+		assert.Equal(t, "d", ms[0].Body)
+		assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, src))
+
+		got, err := dlq.BatchReceive(t.Context(), 16, 0)
+		require.NoError(t, err)
+		var bodies []string
+		for _, m := range got {
+			bodies = append(bodies, m.Body)
+			assert.Equal(t, 1, m.DeadLetter.DequeueCount)
+		}
+		assert.Equal(t, []string{"a", "b", "c"}, bodies, "in order of their moves")
+	})
+}
+
+func TestDeadLetterOnMaxReceiveDeletedInTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, dlq := dlPair(t, b,
+			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 2},
+			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
+		_, err := src.Send("m", 0)
+		require.NoError(t, err)
+		extReceive(t, src)
+		time.Sleep(time.Second)
+		m := extReceive(t, src)
+		require.Equal(t, 2, m.DequeueCount)
+		require.NoError(t, src.Delete(m.ReceiptHandle))
+		time.Sleep(time.Second)
+		extNoMessage(t, src)
+		assert.Equal(t, extCounts{}, extCountsOf(t, src))
+		assert.Equal(t, extCounts{}, extCountsOf(t, dlq))
+	})
+}
+
+func TestDeadLetterOnTimeToLiveBoundary(t *testing.T) {
+	const ttl = 300 * time.Second
+	for _, state := range []struct {
+		name     string
+		setup    func(t *testing.T, src *cmq.Queue) (handle string)
+		before   extCounts
+		dequeued int
+	}{
+		{"active", func(t *testing.T, src *cmq.Queue) string {
+			_, err := src.Send("m", 0)
+			require.NoError(t, err)
+			return ""
+		}, extCounts{Active: 1}, 0},
+		{"in flight", func(t *testing.T, src *cmq.Queue) string {
+			_, err := src.Send("m", 0)
+			require.NoError(t, err)
+			return extReceive(t, src).ReceiptHandle
+		}, extCounts{Inactive: 1}, 1},
+		{"delayed", func(t *testing.T, src *cmq.Queue) string {
+			_, err := src.Send("m", 2*ttl)
+			require.NoError(t, err)
+			return ""
+		}, extCounts{Delayed: 1}, 0},
+		{"redelivered", func(t *testing.T, src *cmq.Queue) string {
+			_, err := src.Send("m", 0)
+			require.NoError(t, err)
+			_, err = src.ChangeVisibility(extReceive(t, src).ReceiptHandle, 0)
+			require.NoError(t, err)
+			return ""
+		}, extCounts{Active: 1}, 1},
+	} {
+		for _, dlqFirst := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/dlq queried first %v", state.name, dlqFirst), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					b := extBroker(t)
+					src, dlq := dlPair(t, b,
+						cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl},
+						cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(2 * ttl)})
+					t0 := time.Now()
+					h := state.setup(t, src)
+
+					time.Sleep(ttl - 1)
+					if dlqFirst {
+						assert.Equal(t, extCounts{}, extCountsOf(t, dlq))
+						assert.Equal(t, state.before, extCountsOf(t, src))
+					} else {
+						assert.Equal(t, state.before, extCountsOf(t, src))
+						assert.Equal(t, extCounts{}, extCountsOf(t, dlq))
+					}
+
+					time.Sleep(1)
+					if dlqFirst {
+						// Only the dead-letter queue is asked: it pulls
+						// from its sources first.
+						assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+						assert.Equal(t, extCounts{}, extCountsOf(t, src))
+					} else {
+						assert.Equal(t, extCounts{}, extCountsOf(t, src))
+						assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+					}
+					if h != "" {
+						assert.ErrorIs(t, src.Delete(h), cmq.ErrInvalidReceiptHandle)
+						_, err := src.ChangeVisibility(h, time.Minute)
+						assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle)
+					}
+					extNoMessage(t, src)
+					m := extReceive(t, dlq)
+					assert.Equal(t, "m", m.Body)
+					assert.Equal(t, &cmq.DeadLetterSource{Queue: "src", EnqueueTime: t0, DequeueCount: state.dequeued}, m.DeadLetter)
+					assert.Equal(t, t0.Add(ttl), m.EnqueueTime)
+					assert.Equal(t, 1, m.DequeueCount)
+				})
+			})
+		}
+	}
+}
+
+// A receive on the dead-letter queue, with nothing else asked, gets a
+// message at the instant its time-to-live passes.
+func TestDeadLetterOnTimeToLiveReceiveOnDLQ(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 300 * time.Second
+		b := extBroker(t)
+		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl}, cmq.QueueAttributes{})
+		_, err := src.Send("a", 0)
+		require.NoError(t, err)
+		time.Sleep(10 * time.Second)
+		_, err = src.Send("b", 0)
+		require.NoError(t, err)
+
+		time.Sleep(ttl - 10*time.Second - 1)
+		extNoMessage(t, dlq)
+		time.Sleep(1)
+		assert.Equal(t, "a", extReceive(t, dlq).Body)
+		extNoMessage(t, dlq)
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, src), "b is not due yet")
+		time.Sleep(10 * time.Second)
+		assert.Equal(t, "b", extReceive(t, dlq).Body)
+		assert.Equal(t, extCounts{}, extCountsOf(t, src))
+	})
+}
+
+func TestDeadLetterOnTimeToLiveSkipsDeleted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 300 * time.Second
+		b := extBroker(t)
+		src, dlq := dlPair(t, b,
+			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl},
+			cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Hour)})
+		_, err := src.BatchSend([]string{"deleted", "kept"}, 0)
+		require.NoError(t, err)
+		require.NoError(t, src.Delete(extReceive(t, src).ReceiptHandle))
+		time.Sleep(ttl)
+		// The deleted message stays kept for rewind; the other moves.
+		assert.Equal(t, extCounts{Rewind: 1}, extCountsOf(t, src))
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+		assert.Equal(t, "kept", extReceive(t, dlq).Body)
+	})
+}
+
+// A purge of the dead-letter queue first takes in what is due, so the
+// source's counts end exact too.
+func TestDeadLetterPurgeDLQPullsFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 300 * time.Second
+		b := extBroker(t)
+		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl}, cmq.QueueAttributes{})
+		_, err := src.Send("m", 0)
+		require.NoError(t, err)
+		time.Sleep(ttl)
+		require.NoError(t, dlq.Purge())
+		assert.Equal(t, extCounts{}, extCountsOf(t, dlq))
+		assert.Equal(t, extCounts{}, extCountsOf(t, src))
+		extNoMessage(t, src)
+		extNoMessage(t, dlq)
+	})
+}
+
+// Setting a time-to-live policy applies it to the messages already there.
+func TestDeadLetterOnTimeToLiveSetLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 300 * time.Second
+		b := extBroker(t)
+		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 5}, cmq.QueueAttributes{})
+		_, err := src.Send("old", 0)
+		require.NoError(t, err)
+		time.Sleep(ttl)
+		_, err = src.Send("new", 0)
+		require.NoError(t, err)
+		require.Equal(t, extCounts{Active: 2}, extCountsOf(t, src))
+
+		require.NoError(t, src.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{
+			DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl,
+		}}))
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, src))
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+		assert.Equal(t, "old", extReceive(t, dlq).Body)
+		assert.Equal(t, "new", extReceive(t, src).Body)
+	})
+}
+
+func TestDeadLetterPolicyValidation(t *testing.T) {
+	const retention = 400 * time.Second
+	for _, tc := range []struct {
+		name   string
+		policy cmq.DeadLetterPolicy
+		code   int
+		module int
+	}{
+		{"missing queue", cmq.DeadLetterPolicy{MaxReceiveCount: 3}, 4000, 10760},
+		{"kind -1", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: -1, MaxReceiveCount: 3}, 4000, 10770},
+		{"kind 2", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: 2, MaxReceiveCount: 3}, 4000, 10770},
+		{"count 0", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq"}, 4000, 10720},
+		{"count 1", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1}, 0, 0},
+		{"count 1000", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1000}, 0, 0},
+		{"count 1001", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1001}, 4000, 10720},
+		{"count ignores ttl", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 2, MaxTimeToLive: -1}, 0, 0},
+		{"ttl 300s-1ns", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: 1, MaxTimeToLive: 300*time.Second - 1}, 4000, 10720},
+		{"ttl 300s", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: 1, MaxTimeToLive: 300 * time.Second}, 0, 0},
+		{"ttl just below retention", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: 1, MaxTimeToLive: retention - 1}, 0, 0},
+		{"ttl equal to retention", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: 1, MaxTimeToLive: retention}, 4000, 10720},
+		{"ttl ignores count", cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: 1, MaxTimeToLive: 300 * time.Second, MaxReceiveCount: -1}, 0, 0},
+		{"queue does not exist", cmq.DeadLetterPolicy{DeadLetterQueue: "nope", MaxReceiveCount: 3}, 4000, 10730},
+		{"queue name malformed", cmq.DeadLetterPolicy{DeadLetterQueue: "1-bad", MaxReceiveCount: 3}, 4000, 10730},
+		{"queue name in other case", cmq.DeadLetterPolicy{DeadLetterQueue: "DLQ", MaxReceiveCount: 3}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := extBroker(t)
+			extQueue(t, b, "dlq", cmq.QueueAttributes{})
+			p := tc.policy
+			attrs := cmq.QueueAttributes{MsgRetention: cmq.Ptr(retention), DeadLetterPolicy: &p}
+
+			// On create.
+			created, err := b.CreateQueue("created", attrs)
+			if tc.code == 0 {
+				require.NoError(t, err)
+				assert.Equal(t, &tc.policy, dlPolicy(t, created))
+			} else {
+				extCode(t, err, tc.code, tc.module)
+				_, err := b.Queue("created")
+				assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
+			}
+
+			// On set.
+			set := extQueue(t, b, "set", cmq.QueueAttributes{MsgRetention: cmq.Ptr(retention)})
+			err = set.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &p})
+			if tc.code == 0 {
+				require.NoError(t, err)
+				assert.Equal(t, &tc.policy, dlPolicy(t, set))
+				names, total := dlSources(t, b, "dlq", cmq.ListOptions{})
+				assert.Equal(t, []string{"created", "set"}, names)
+				assert.Equal(t, 2, total)
+			} else {
+				extCode(t, err, tc.code, tc.module)
+				assert.Nil(t, dlPolicy(t, set), "a refused set changes nothing")
+				_, total := dlSources(t, b, "dlq", cmq.ListOptions{})
+				assert.Zero(t, total)
+			}
+		})
+	}
+}
+
+// A shorter retention must stay above a time-to-live already set.
+func TestDeadLetterRetentionBelowTimeToLive(t *testing.T) {
+	b := extBroker(t)
+	src, _ := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: time.Hour}, cmq.QueueAttributes{})
+	err := src.SetAttributes(cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Hour)})
+	extCode(t, err, 4000, 10720)
+	info, err := src.Attributes()
+	require.NoError(t, err)
+	assert.Equal(t, cmq.DefaultLimits().MsgRetention.Default, info.MsgRetention)
+	require.NoError(t, src.SetAttributes(cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Hour + 1)}))
+}
+
+func TestDeadLetterNesting(t *testing.T) {
+	policy := func(dlq string) *cmq.QueueAttributes {
+		return &cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: dlq, MaxReceiveCount: 3}}
+	}
+	b := extBroker(t)
+	d1 := extQueue(t, b, "d1", cmq.QueueAttributes{})
+	extQueue(t, b, "d2", cmq.QueueAttributes{})
+	q1 := extQueue(t, b, "q1", *policy("d1"))
+	q2 := extQueue(t, b, "q2", cmq.QueueAttributes{})
+
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"create naming itself", func() error { _, err := b.CreateQueue("self", *policy("self")); return err }},
+		{"create naming itself in other case", func() error { _, err := b.CreateQueue("self", *policy("SELF")); return err }},
+		{"set naming itself", func() error { return q2.SetAttributes(*policy("q2")) }},
+		{"set naming itself in other case", func() error { return q2.SetAttributes(*policy("Q2")) }},
+		{"dead-letter queue gets its own", func() error { return d1.SetAttributes(*policy("d2")) }},
+		{"create with a queue that has its own", func() error { _, err := b.CreateQueue("q3", *policy("q1")); return err }},
+		{"set to a queue that has its own", func() error { return q2.SetAttributes(*policy("q1")) }},
+		{"source names itself", func() error { return q1.SetAttributes(*policy("q1")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			extCode(t, tc.call(), 4000, 10740)
+		})
+	}
+	_, total := dlSources(t, b, "d1", cmq.ListOptions{})
+	assert.Equal(t, 1, total)
+	_, total = dlSources(t, b, "d2", cmq.ListOptions{})
+	assert.Zero(t, total)
+	assert.Nil(t, dlPolicy(t, q2))
+	assert.Nil(t, dlPolicy(t, d1))
+	assert.Equal(t, "d1", dlPolicy(t, q1).DeadLetterQueue)
+	_, err := b.Queue("self")
+	assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
+
+	// Once q1 lets go of its dead-letter queue, q2 may use q1, and then q1
+	// may not get one again.
+	require.NoError(t, q1.UnbindDeadLetterQueue())
+	require.NoError(t, q2.SetAttributes(*policy("q1")))
+	extCode(t, q1.SetAttributes(*policy("d1")), 4000, 10740)
+	names, _ := dlSources(t, b, "q1", cmq.ListOptions{})
+	assert.Equal(t, []string{"q2"}, names)
+}
+
+func TestDeadLetterSourceLimit(t *testing.T) {
+	b := extBroker(t)
+	extQueue(t, b, "dlq", cmq.QueueAttributes{})
+	other := extQueue(t, b, "other", cmq.QueueAttributes{})
+	policy := func(dlq string, n int) cmq.QueueAttributes {
+		return cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: dlq, MaxReceiveCount: n}}
+	}
+	var sources []*cmq.Queue
+	for i := range 6 {
+		sources = append(sources, extQueue(t, b, fmt.Sprintf("src%d", i), policy("dlq", 3)))
+	}
+	_, total := dlSources(t, b, "dlq", cmq.ListOptions{})
+	require.Equal(t, 6, total)
+
+	// The seventh is refused, on create and on set.
+	_, err := b.CreateQueue("src6", policy("dlq", 3))
+	extCode(t, err, 4000, 10780)
+	assert.ErrorIs(t, err, cmq.ErrDeadLetterTooManySources)
+	_, err = b.Queue("src6")
+	assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
+	extCode(t, other.SetAttributes(policy("dlq", 3)), 4000, 10780)
+	assert.Nil(t, dlPolicy(t, other))
+
+	// A bound source may set the same dead-letter queue again: it is not
+	// counted twice.
+	require.NoError(t, sources[0].SetAttributes(policy("dlq", 7)))
+	require.NoError(t, sources[0].SetAttributes(policy("DLQ", 8)))
+	assert.Equal(t, 8, dlPolicy(t, sources[0]).MaxReceiveCount)
+	_, total = dlSources(t, b, "dlq", cmq.ListOptions{})
+	assert.Equal(t, 6, total)
+	extCode(t, other.SetAttributes(policy("dlq", 3)), 4000, 10780)
+
+	// A source that moves to another dead-letter queue frees its place.
+	extQueue(t, b, "dlq2", cmq.QueueAttributes{})
+	require.NoError(t, sources[0].SetAttributes(policy("dlq2", 3)))
+	require.NoError(t, other.SetAttributes(policy("dlq", 3)))
+	extCode(t, sources[0].SetAttributes(policy("dlq", 3)), 4000, 10780)
+	// So does one that unbinds, or is deleted.
+	require.NoError(t, sources[1].UnbindDeadLetterQueue())
+	require.NoError(t, sources[0].SetAttributes(policy("dlq", 3)))
+	require.NoError(t, b.DeleteQueue("src2"))
+	extQueue(t, b, "src6", policy("dlq", 3))
+	names, total := dlSources(t, b, "dlq", cmq.ListOptions{})
+	assert.Equal(t, []string{"other", "src0", "src3", "src4", "src5", "src6"}, names)
+	assert.Equal(t, 6, total)
+}
+
+func TestDeadLetterSourceLimitFromLimits(t *testing.T) {
+	lim := cmq.DefaultLimits()
+	lim.DeadLetterSources = 1
+	b := extBroker(t, cmq.WithLimits(lim))
+	p := cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1}}
+	extQueue(t, b, "dlq", cmq.QueueAttributes{})
+	extQueue(t, b, "a", p)
+	_, err := b.CreateQueue("b", p)
+	extCode(t, err, 4000, 10780)
+}
+
+func TestDeadLetterUnbindWhileFlowing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, dlq := dlPair(t, b,
+			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 1},
+			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
+		_, err := src.Send("a", 0)
+		require.NoError(t, err)
+		extReceive(t, src)
+		time.Sleep(time.Second)
+		_, err = src.Send("b", 0)
+		require.NoError(t, err)
+		// a moves; b is received for the first time.
+		assert.Equal(t, "b", extReceive(t, src).Body)
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+
+		require.NoError(t, src.UnbindDeadLetterQueue())
+		assert.Nil(t, dlPolicy(t, src))
+		_, total := dlSources(t, b, "dlq", cmq.ListOptions{})
+		assert.Zero(t, total)
+
+		// b is over-received now, but stays in the source.
+		for i := 2; i <= 4; i++ {
+			time.Sleep(time.Second)
+			m := extReceive(t, src)
+			assert.Equal(t, "b", m.Body)
+			assert.Equal(t, i, m.DequeueCount)
+		}
+		assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, src))
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+
+		extCode(t, src.UnbindDeadLetterQueue(), 4000, 10730)
+		assert.ErrorIs(t, src.UnbindDeadLetterQueue(), cmq.ErrDeadLetterQueueNotExist)
+	})
+}
+
+// Unbinding a time-to-live policy first moves what is already due.
+func TestDeadLetterUnbindTimeToLive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 300 * time.Second
+		b := extBroker(t)
+		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl}, cmq.QueueAttributes{})
+		_, err := src.Send("due", 0)
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		_, err = src.Send("not due", 0)
+		require.NoError(t, err)
+		time.Sleep(ttl - time.Second)
+		require.NoError(t, src.UnbindDeadLetterQueue())
+		time.Sleep(time.Hour)
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, src))
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+		assert.Equal(t, "due", extReceive(t, dlq).Body)
+		assert.Equal(t, "not due", extReceive(t, src).Body)
+	})
+}
+
+func TestDeadLetterDeleteQueues(t *testing.T) {
+	b := extBroker(t)
+	policy := cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 3}}
+	dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
+	a := extQueue(t, b, "a", policy)
+	extQueue(t, b, "b", policy)
+
+	// Refused while it serves a source.
+	err := b.DeleteQueue("dlq")
+	extCode(t, err, 4000, 10750)
+	assert.ErrorIs(t, err, cmq.ErrDeadLetterQueueInUse)
+	_, err = dlq.Attributes()
+	require.NoError(t, err, "still there")
+
+	// Deleting a source unbinds it.
+	require.NoError(t, b.DeleteQueue("b"))
+	names, total := dlSources(t, b, "dlq", cmq.ListOptions{})
+	assert.Equal(t, []string{"a"}, names)
+	assert.Equal(t, 1, total)
+	// A new queue of the deleted source's name is not bound.
+	extQueue(t, b, "b", cmq.QueueAttributes{})
+	_, total = dlSources(t, b, "dlq", cmq.ListOptions{})
+	assert.Equal(t, 1, total)
+
+	assert.ErrorIs(t, b.DeleteQueue("DLQ"), cmq.ErrDeadLetterQueueInUse)
+	require.NoError(t, a.UnbindDeadLetterQueue())
+	require.NoError(t, b.DeleteQueue("dlq"))
+	_, _, err = b.ListDeadLetterSourceQueues("dlq", cmq.ListOptions{})
+	assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
+	// The former source cannot bind to a queue that is gone.
+	extCode(t, a.SetAttributes(policy), 4000, 10730)
+}
+
+func TestListDeadLetterSourceQueues(t *testing.T) {
+	b := extBroker(t)
+	extQueue(t, b, "dlq", cmq.QueueAttributes{})
+	extQueue(t, b, "dlq2", cmq.QueueAttributes{})
+	extQueue(t, b, "unbound-alpha", cmq.QueueAttributes{})
+	for _, name := range []string{"Delta", "alpha", "charlie", "bravo", "alphabet"} {
+		extQueue(t, b, name, cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1}})
+	}
+	extQueue(t, b, "elsewhere-alpha", cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq2", MaxReceiveCount: 1}})
+
+	for _, tc := range []struct {
+		name  string
+		dlq   string
+		o     cmq.ListOptions
+		want  []string
+		total int
+	}{
+		{"all", "dlq", cmq.ListOptions{}, []string{"alpha", "alphabet", "bravo", "charlie", "Delta"}, 5},
+		{"name in other case", "DLQ", cmq.ListOptions{}, []string{"alpha", "alphabet", "bravo", "charlie", "Delta"}, 5},
+		{"search", "dlq", cmq.ListOptions{Search: "ALPHA"}, []string{"alpha", "alphabet"}, 2},
+		{"search ignoring case", "dlq", cmq.ListOptions{Search: "del"}, []string{"Delta"}, 1},
+		{"search without match", "dlq", cmq.ListOptions{Search: "zulu"}, []string{}, 0},
+		{"offset", "dlq", cmq.ListOptions{Offset: 3}, []string{"charlie", "Delta"}, 5},
+		{"offset past end", "dlq", cmq.ListOptions{Offset: 9}, []string{}, 5},
+		{"limit", "dlq", cmq.ListOptions{Limit: 2}, []string{"alpha", "alphabet"}, 5},
+		{"offset and limit", "dlq", cmq.ListOptions{Offset: 1, Limit: 2}, []string{"alphabet", "bravo"}, 5},
+		{"search, offset and limit", "dlq", cmq.ListOptions{Search: "a", Offset: 1, Limit: 3}, []string{"alphabet", "bravo", "charlie"}, 5},
+		{"other dead-letter queue", "dlq2", cmq.ListOptions{}, []string{"elsewhere-alpha"}, 1},
+		{"no sources", "alpha", cmq.ListOptions{}, []string{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			names, total := dlSources(t, b, tc.dlq, tc.o)
+			assert.Equal(t, tc.want, names)
+			assert.Equal(t, tc.total, total)
+		})
+	}
+
+	for _, tc := range []struct {
+		name   string
+		dlq    string
+		o      cmq.ListOptions
+		code   int
+		module int
+	}{
+		{"malformed name", "-dlq", cmq.ListOptions{}, 4000, 10020},
+		{"missing queue", "nope", cmq.ListOptions{}, 4440, 10100},
+		{"negative offset", "dlq", cmq.ListOptions{Offset: -1}, 4000, 10350},
+		{"negative limit", "dlq", cmq.ListOptions{Limit: -1}, 4000, 10350},
+		{"limit above max", "dlq", cmq.ListOptions{Limit: 51}, 4000, 10350},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			qs, total, err := b.ListDeadLetterSourceQueues(tc.dlq, tc.o)
+			extCode(t, err, tc.code, tc.module)
+			assert.Nil(t, qs)
+			assert.Zero(t, total)
+		})
+	}
+	_, total := dlSources(t, b, "dlq", cmq.ListOptions{Limit: 50})
+	assert.Equal(t, 5, total)
+}
+
+// A long poll on the dead-letter queue is woken by a move that a receive
+// on the source makes.
+func TestDeadLetterLongPollWokenByMove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, dlq := dlPair(t, b,
+			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 1},
+			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(5 * time.Second)})
+		id, err := src.Send("m", 0)
+		require.NoError(t, err)
+		extReceive(t, src)
+
+		var got cmq.Message
+		var at time.Time
+		done := make(chan error, 1)
+		go func() {
+			var err error
+			got, err = dlq.Receive(t.Context(), 20*time.Second)
+			at = time.Now()
+			done <- err
+		}()
+		// The visibility timeout ends at 5 s, but nothing moves until the
+		// source is used.
+		time.Sleep(8 * time.Second)
+		synctest.Wait()
+		require.Empty(t, done)
+
+		moved := time.Now()
+		extNoMessage(t, src)
+		synctest.Wait()
+		require.Len(t, done, 1, "the move wakes the waiter")
+		require.NoError(t, <-done)
+		assert.Equal(t, moved, at)
+		assert.Equal(t, id, got.ID)
+		assert.Equal(t, "src", got.DeadLetter.Queue)
+		assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, dlq))
+	})
+}
+
+// A message that would go to a full dead-letter queue is dropped and
+// logged.
+func TestDeadLetterQueueFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		lim := cmq.DefaultLimits()
+		lim.MsgHeapNum.Min = 1
+		b := extBroker(t, cmq.WithLimits(lim), cmq.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(1)})
+		src := extQueue(t, b, "src", cmq.QueueAttributes{
+			VisibilityTimeout: cmq.Ptr(time.Second),
+			DeadLetterPolicy:  &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1},
+		})
+		ids, err := src.BatchSend([]string{"a", "b"}, 0)
+		require.NoError(t, err)
+		_, err = src.BatchReceive(t.Context(), 2, 0)
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		extNoMessage(t, src)
+
+		assert.Equal(t, extCounts{}, extCountsOf(t, src))
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
+		assert.Equal(t, "a", extReceive(t, dlq).Body)
+		var dropped []string
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if strings.Contains(line, "dead-letter queue full") {
+				dropped = append(dropped, line)
+			}
+		}
+		if assert.Len(t, dropped, 1) {
+			assert.Contains(t, dropped[0], "msgId="+ids[1])
+		}
+	})
+}
+
+func TestDeadLetterUnusableQueue(t *testing.T) {
+	b := extBroker(t)
+	src, _ := dlPair(t, b, cmq.DeadLetterPolicy{MaxReceiveCount: 1}, cmq.QueueAttributes{})
+	require.NoError(t, b.DeleteQueue("src"))
+	assert.ErrorIs(t, src.UnbindDeadLetterQueue(), cmq.ErrQueueNotExist)
+	require.NoError(t, b.Close())
+	_, _, err := b.ListDeadLetterSourceQueues("dlq", cmq.ListOptions{})
+	assert.ErrorIs(t, err, cmq.ErrClosed)
+}
