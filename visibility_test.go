@@ -2,6 +2,8 @@ package cmq_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -529,5 +531,68 @@ func TestLongPollOldestWaiterFirst(t *testing.T) {
 			require.NoError(t, r.err, body)
 			assert.Equal(t, body, r.msgs[0].Body, "waiter %d", i)
 		}
+	})
+}
+
+// TestConcurrentProducersConsumers runs producers and long-polling
+// consumers together: every message is received once and deleted once, and
+// the queue ends empty.
+func TestConcurrentProducersConsumers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t, cmq.WithLimits(limitsWith(func(l *cmq.Limits) { l.QPS = 0 })))
+		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Hour)})
+		const producers, perProducer, consumers = 4, 150, 4
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+
+		var mu sync.Mutex
+		got := map[string]int{}
+		var wg sync.WaitGroup
+		for c := range consumers {
+			wg.Go(func() {
+				for {
+					ms, err := q.BatchReceive(ctx, 1+c, 5*time.Second)
+					if errors.Is(err, context.Canceled) {
+						return
+					}
+					if errors.Is(err, cmq.ErrNoMessage) {
+						continue
+					}
+					if !assert.NoError(t, err) {
+						return
+					}
+					handles := make([]string, len(ms))
+					mu.Lock()
+					for i, m := range ms {
+						got[m.Body]++
+						handles[i] = m.ReceiptHandle
+					}
+					done := len(got) == producers*perProducer
+					mu.Unlock()
+					results, err := q.BatchDelete(handles)
+					assert.NoError(t, err)
+					assert.Equal(t, make([]error, len(handles)), results)
+					if done {
+						cancel()
+					}
+				}
+			})
+		}
+		for p := range producers {
+			wg.Go(func() {
+				for i := range perProducer {
+					delay := time.Duration((p*perProducer+i)%7) * 100 * time.Millisecond
+					_, err := q.Send(fmt.Sprintf("p%d-%d", p, i), delay)
+					assert.NoError(t, err)
+					time.Sleep(time.Duration(i%5) * 10 * time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Len(t, got, producers*perProducer)
+		for body, n := range got {
+			assert.Equal(t, 1, n, body)
+		}
+		assert.Equal(t, counts{}, countsOf(t, q))
 	})
 }
