@@ -136,9 +136,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	srv := &http.Server{
 		Handler:           wrapHandler(cmqhttp.NewHandler(b, hc)),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Room for a GET whose query string is at the request limit, so
+		// that the handler, not net/http, answers one over it (10420).
+		MaxHeaderBytes: int(min(c.maxRequestBytes, 1<<30)) + 64<<10,
+		IdleTimeout:    2 * time.Minute,
+		BaseContext:    func(net.Listener) context.Context { return base },
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("cmqd listening", "addr", ln.Addr().String(), "signatures", c.secretID != "",
 		"qps", c.limits.QPS, "maxQueues", c.limits.Queues)

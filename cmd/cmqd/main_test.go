@@ -303,3 +303,29 @@ func TestRunShutdownEndsLongPoll(t *testing.T) {
 	assert.Equal(t, "(10200)no message", r["message"])
 	assert.Less(t, time.Since(begin), 10*time.Second, "shutdown did not wait for the 30 s poll")
 }
+
+// A GET whose query string is over -max-request-bytes is answered by the
+// handler with 4000/10420, not refused by net/http.
+func TestRunLargeGET(t *testing.T) {
+	base, _, _ := start(t, []string{"-max-request-bytes", "2000000"}, nil)
+	for _, tt := range []struct {
+		size int
+		code int
+	}{{1_500_000, 0}, {2_000_001, 4000}} {
+		q := "Action=ListQueue&x=" + strings.Repeat("a", tt.size-len("Action=ListQueue&x="))
+		req, err := http.NewRequestWithContext(t.Context(), "GET", base+"/v2/index.php?"+q, nil)
+		require.NoError(t, err)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		var r map[string]any
+		require.NoError(t, json.Unmarshal(body, &r))
+		assert.Equal(t, tt.code, code(r), r)
+		if tt.code != 0 {
+			assert.Equal(t, "(10420)cannot parse request, or request size is more than 1MB", r["message"])
+		}
+	}
+}
