@@ -2,9 +2,12 @@ package cmq_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -719,4 +722,119 @@ func TestDeadLetterUnusableQueue(t *testing.T) {
 	require.NoError(t, b.Close())
 	_, _, err := b.ListDeadLetterSourceQueues("dlq", cmq.ListOptions{})
 	assert.ErrorIs(t, err, cmq.ErrClosed)
+}
+
+// Consumers of three sources and of their dead-letter queue run at once
+// while one source is bound and unbound: every message ends exactly once,
+// deleted from its source, deleted from the dead-letter queue or still in
+// one of them, and the counts add up.
+func TestDeadLetterConcurrentFlow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const perSource = 40
+		b := extBroker(t)
+		dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
+		policy := &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 2}
+		var sources []*cmq.Queue
+		sent := map[string]bool{}
+		for i := range 3 {
+			q := extQueue(t, b, fmt.Sprintf("src%d", i), cmq.QueueAttributes{
+				VisibilityTimeout: cmq.Ptr(time.Second),
+				DeadLetterPolicy:  policy,
+			})
+			for j := range perSource {
+				id, err := q.Send(fmt.Sprint(j), 0)
+				require.NoError(t, err)
+				sent[id] = true
+			}
+			sources = append(sources, q)
+		}
+
+		var mu sync.Mutex
+		deleted := map[string]int{}
+		fromDLQ := 0
+		record := func(id string, dead bool) {
+			mu.Lock()
+			deleted[id]++
+			if dead {
+				fromDLQ++
+			}
+			mu.Unlock()
+		}
+		var wg sync.WaitGroup
+		for _, q := range sources {
+			wg.Go(func() {
+				for range 30 {
+					ms, err := q.BatchReceive(t.Context(), 4, 0)
+					if errors.Is(err, cmq.ErrNoMessage) {
+						time.Sleep(time.Second)
+						continue
+					}
+					if !assert.NoError(t, err) {
+						return
+					}
+					for _, m := range ms {
+						// Delete one message in three; the rest come back
+						// and eventually move.
+						if m.Body[len(m.Body)-1]%3 == 0 {
+							if assert.NoError(t, q.Delete(m.ReceiptHandle)) {
+								record(m.ID, false)
+							}
+						}
+					}
+					time.Sleep(500 * time.Millisecond)
+				}
+			})
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		dlqDone := make(chan struct{})
+		go func() {
+			defer close(dlqDone)
+			for {
+				m, err := dlq.Receive(ctx, 5*time.Second)
+				if ctx.Err() != nil {
+					return
+				}
+				if errors.Is(err, cmq.ErrNoMessage) {
+					continue
+				}
+				if assert.NoError(t, err) && assert.NoError(t, dlq.Delete(m.ReceiptHandle)) {
+					assert.NotNil(t, m.DeadLetter)
+					record(m.ID, true)
+				}
+			}
+		}()
+		wg.Go(func() {
+			for i := range 10 {
+				time.Sleep(1500 * time.Millisecond)
+				if i%2 == 0 {
+					assert.NoError(t, sources[0].UnbindDeadLetterQueue())
+				} else {
+					assert.NoError(t, sources[0].SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: policy}))
+				}
+				_, err := dlq.Attributes()
+				assert.NoError(t, err)
+			}
+		})
+		wg.Wait()
+		time.Sleep(10 * time.Second) // let the dead-letter consumer drain
+		cancel()
+		<-dlqDone
+
+		remaining := 0
+		for _, q := range append(sources, dlq) {
+			c := extCountsOf(t, q)
+			assert.Zero(t, c.Rewind)
+			remaining += c.Active + c.Inactive + c.Delayed
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for id, n := range deleted {
+			assert.True(t, sent[id], "unknown id %s", id)
+			assert.Equal(t, 1, n, "id %s deleted %d times", id, n)
+		}
+		assert.Equal(t, len(sent), len(deleted)+remaining)
+		assert.Less(t, remaining, len(sent)/2, "messages flowed")
+		assert.Greater(t, fromDLQ, len(sent)/3, "the dead-letter queue took messages")
+		t.Logf("sent %d, deleted %d (%d from the dead-letter queue), remaining %d", len(sent), len(deleted), fromDLQ, remaining)
+	})
 }
