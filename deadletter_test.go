@@ -838,3 +838,16 @@ func TestDeadLetterConcurrentFlow(t *testing.T) {
 		t.Logf("sent %d, deleted %d (%d from the dead-letter queue), remaining %d", len(sent), len(deleted), fromDLQ, remaining)
 	})
 }
+
+func TestDeadLetterTimeToLiveMax(t *testing.T) {
+	maxTTL := cmq.DefaultLimits().MaxTimeToLive.Max
+	require.Equal(t, 43200*time.Second, maxTTL)
+	b := extBroker(t)
+	extQueue(t, b, "dlq", cmq.QueueAttributes{})
+	q := extQueue(t, b, "src", cmq.QueueAttributes{})
+	p := cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: maxTTL + 1}
+	extCode(t, q.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &p}), 4000, 10720)
+	p.MaxTimeToLive = maxTTL
+	require.NoError(t, q.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &p}))
+	assert.Equal(t, &p, dlPolicy(t, q))
+}
