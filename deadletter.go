@@ -108,7 +108,9 @@ func (q *Queue) deadLetterExpired(now int64) {
 			break
 		}
 		if m.inTree {
-			q.moveToDeadLetter(m, now)
+			// Moved as of the instant its time-to-live passed, even if
+			// this is noticed later.
+			q.moveToDeadLetter(m, m.enqueued+ttl)
 		}
 	}
 	q.ttlSeq = s

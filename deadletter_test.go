@@ -851,3 +851,26 @@ func TestDeadLetterTimeToLiveMax(t *testing.T) {
 	require.NoError(t, q.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &p}))
 	assert.Equal(t, &p, dlPolicy(t, q))
 }
+
+// A message moved by time-to-live enters the dead-letter queue as of the
+// instant its time-to-live passed, however much later the move is noticed:
+// its enqueue time there, and so its retention there, start at that instant.
+func TestDeadLetterOnTimeToLiveMoveTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 300 * time.Second
+		b := extBroker(t)
+		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl}, cmq.QueueAttributes{})
+		sent := time.Now()
+		_, err := src.Send("a", 0)
+		require.NoError(t, err)
+
+		time.Sleep(ttl + time.Hour) // nothing touches either queue meanwhile
+		m := extReceive(t, dlq)
+		assert.Equal(t, "a", m.Body)
+		assert.True(t, sent.Add(ttl).Equal(m.EnqueueTime), "enqueue time %v, want %v", m.EnqueueTime, sent.Add(ttl))
+		assert.True(t, sent.Equal(m.DeadLetter.EnqueueTime))
+		info, err := dlq.Attributes()
+		require.NoError(t, err)
+		assert.True(t, sent.Add(ttl).Equal(info.MinMsgTime))
+	})
+}

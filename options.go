@@ -1,7 +1,6 @@
 package cmq
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 )
@@ -94,10 +93,11 @@ func DefaultLimits() Limits {
 
 // Validate reports whether l is usable: every count positive (QPS may be
 // 0), every range ordered with its default inside, and no range that lets
-// a wait, delay or timeout go negative.
+// a wait, delay or timeout go negative. Its error is an [ErrInvalidParameter]
+// naming the field.
 func (l Limits) Validate() error {
 	bad := func(field string) error {
-		return fmt.Errorf("cmq: invalid Limits.%s", field)
+		return ErrInvalidParameter.withMessage("invalid Limits.%s", field)
 	}
 	switch {
 	case l.Queues < 1:

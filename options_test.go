@@ -111,11 +111,14 @@ func TestWithLimitsRejectsInvalid(t *testing.T) {
 			l := limitsWith(tt.change)
 			err := l.Validate()
 			require.Error(t, err)
-			assert.EqualError(t, err, "cmq: invalid Limits."+tt.field)
+			want := "cmq: invalid Limits." + tt.field + " (code 4000, module 10110)"
+			assert.EqualError(t, err, want)
+			assert.ErrorIs(t, err, cmq.ErrInvalidParameter)
 
 			b, err := cmq.NewBroker(cmq.WithLimits(l))
 			assert.Nil(t, b)
-			assert.EqualError(t, err, "cmq: invalid Limits."+tt.field)
+			assert.EqualError(t, err, want)
+			assert.ErrorIs(t, err, cmq.ErrInvalidParameter)
 		})
 	}
 }
