@@ -285,10 +285,12 @@ func (q *Queue) SetAttributes(a QueueAttributes) error {
 		}
 	}
 	if set.rewindPeriod == 0 && q.rewound > 0 {
-		for s := q.log.base; s < q.log.end(); s++ {
-			if m := q.log.get(s); m != nil && !m.inTree {
+		for m := q.log.first(); m != nil; {
+			next := m.newer
+			if !m.inTree {
 				q.drop(m)
 			}
+			m = next
 		}
 	}
 	if a.DeadLetterPolicy != nil {

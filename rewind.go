@@ -28,11 +28,7 @@ func (q *Queue) Rewind(start time.Time) error {
 	}
 	// The log is in enqueue order: walk back from the newest message.
 	n := 0
-	for s := q.log.end(); s > q.log.base; s-- {
-		m := q.log.get(s - 1)
-		if m == nil {
-			continue
-		}
+	for m := q.log.last(); m != nil; m = m.older {
 		if m.enqueued < from {
 			break
 		}
