@@ -448,7 +448,8 @@ func TestBadInputDeletedQueue(t *testing.T) {
 }
 
 // TestBadInputDeletedDuringWait: a receive waiting on a queue that is
-// deleted returns ErrQueueNotExist.
+// deleted, or on a broker that is closed, returns at once with
+// ErrQueueNotExist or ErrClosed.
 func TestBadInputDeletedDuringWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newBadFixture(t)
@@ -457,9 +458,45 @@ func TestBadInputDeletedDuringWait(t *testing.T) {
 			_, err := f.empty.Receive(t.Context(), 30*time.Second)
 			done <- err
 		}()
+		go func() {
+			_, err := f.other.BatchReceive(t.Context(), 16, 30*time.Second)
+			done <- err
+		}()
 		synctest.Wait()
+		start := time.Now()
 		require.NoError(t, f.b.DeleteQueue("empty"))
 		assert.ErrorIs(t, <-done, cmq.ErrQueueNotExist)
+		assert.Equal(t, time.Duration(0), time.Since(start), "returned at once")
+		require.NoError(t, f.b.Close())
+		assert.ErrorIs(t, <-done, cmq.ErrClosed)
+		assert.Equal(t, time.Duration(0), time.Since(start), "returned at once")
+	})
+}
+
+// TestBadInputBatchDeleteAllInvalid: a batch delete whose handles are all
+// refused returns ErrBatchDeleteFailed with one ErrInvalidReceiptHandle per
+// handle, and changes nothing; one valid handle among them makes it
+// ErrBatchDeletePartial.
+func TestBadInputBatchDeleteAllInvalid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newBadFixture(t)
+		before := snapshotBroker(t, f.b)
+		bad := []string{f.stale, f.foreign, f.deleted, "", f.valid + "0"}
+		results, err := f.main.BatchDelete(bad)
+		assert.ErrorIs(t, err, cmq.ErrBatchDeleteFailed)
+		require.Len(t, results, len(bad))
+		for i, r := range results {
+			assert.ErrorIs(t, r, cmq.ErrInvalidReceiptHandle, "result %d", i)
+		}
+		assert.Equal(t, before, snapshotBroker(t, f.b))
+
+		results, err = f.main.BatchDelete(append(bad, f.valid))
+		assert.ErrorIs(t, err, cmq.ErrBatchDeletePartial)
+		require.Len(t, results, len(bad)+1)
+		assert.NoError(t, results[len(bad)])
+		for i, r := range results[:len(bad)] {
+			assert.ErrorIs(t, r, cmq.ErrInvalidReceiptHandle, "result %d", i)
+		}
 	})
 }
 

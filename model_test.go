@@ -842,6 +842,15 @@ func modelSeeds() [][]byte {
 		// duplicate handles in one batch delete, and a foreign queue's handle.
 		modelJoin(c(0, 0), c(1, 0), []byte{opSend, 0, 2, 0, opSend, 1, 2, 0, opReceive, 0, 0, opReceive, 1, 0,
 			opBatchDelete, 0, 3, 0, 1, 0, 0, 0, 0, opDelete, 0, 0, 0}),
+		// purge a queue holding deleted messages kept for rewind.
+		modelJoin(c(0, 32, 2), []byte{opSend, 0, 2, 0, opSend, 0, 2, 0, opBatchReceive, 0, 2, 0,
+			opDelete, 0, 0, 0, opPurge, 0, opSend, 0, 2, 0}),
+		// retention 60 s: a message is gone at exactly 60 s after its send.
+		modelJoin(c(0, 16, 0), []byte{opSend, 0, 2, 0, opSleep, 0, 6, opSleep, 0, 5, opSleep, 0, 5,
+			opSleep, 0, 5, opSleep, 0, 5, opSleep, 0, 5, opSleep, 0, 5}),
+		// a batch delete whose handles all fail, then one that partly fails.
+		modelJoin(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opBatchDelete, 0, 2, 7, 0, 7, 1,
+			opBatchDelete, 0, 2, 0, 0, 7, 2}),
 		// unchecked steps: counts are only read at the end.
 		modelJoin(c(0, 4, 0), []byte{opSend | noCheck, 0, 2, 3, opSend | noCheck, 0, 2, 0, opSleep | noCheck, 0, 1,
 			opReceive | noCheck, 0, 0, opSleep | noCheck, 0, 3, opReceive | noCheck, 0, 0}),

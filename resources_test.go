@@ -179,8 +179,10 @@ func TestResourcesNoGoroutineAfterClose(t *testing.T) {
 		}
 		synctest.Wait()
 		assert.Equal(t, baseline+100, bubbleGoroutines(), "100 long polls parked")
+		start := time.Now()
 		require.NoError(t, b.Close())
 		wg.Wait()
+		assert.Equal(t, time.Duration(0), time.Since(start), "Close released the waiters at once")
 		assert.Equal(t, int32(100), closed.Load())
 		synctest.Wait()
 		assert.Equal(t, baseline, bubbleGoroutines(), "goroutines left after Close")
@@ -208,8 +210,10 @@ func TestResourcesNoGoroutineAfterDeleteQueue(t *testing.T) {
 			})
 		}
 		synctest.Wait()
+		start := time.Now()
 		require.NoError(t, b.DeleteQueue("gone"))
 		wg.Wait()
+		assert.Equal(t, time.Duration(0), time.Since(start), "DeleteQueue released the waiters at once")
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		assert.Equal(t, baseline, bubbleGoroutines())
@@ -285,8 +289,10 @@ func TestResourcesWakeOnePerMessage(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []int{0, 10, 0}, []int{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum})
 
+		start := time.Now()
 		require.NoError(t, b.Close())
 		wg.Wait()
+		assert.Equal(t, time.Duration(0), time.Since(start), "Close released the waiters at once")
 		assert.Equal(t, int32(receivers-21), closed.Load(), "released by Close")
 		seen := map[string]int{}
 		for _, m := range got {
