@@ -56,6 +56,7 @@ const (
 	opPurge
 	opSleep
 	opDeleteQueue
+	opUnbind
 	opCount
 	noCheck = 0x80
 )
@@ -74,6 +75,9 @@ var (
 	cvChoices        = []time.Duration{0, time.Second, 2 * time.Second, 10 * time.Second, 43200 * time.Second, 43201 * time.Second, -1}
 	sleepChoices     = []time.Duration{1, 500 * time.Millisecond, time.Second, time.Second, 2 * time.Second, 5 * time.Second, 30 * time.Second, 61 * time.Second, 345600 * time.Second}
 	rewindBack       = []time.Duration{0, time.Second, 5 * time.Second, 30 * time.Second, 60 * time.Second, 61 * time.Second, -time.Second}
+	dlqChoices       = []string{"q1", "q0", "q1", "Q1", "nope", "", "1x"}
+	dlqKindChoices   = []cmq.DeadLetterKind{0, 0, 0, 2}
+	maxRecvChoices   = []int{1, 2, 3, 0}
 )
 
 // modelLimits are the limits of the broker under test: CMQ's, with a heap
@@ -118,6 +122,7 @@ type modelMsg struct {
 	dequeues  int
 	handle    string // of the latest receive; "" when none can work
 	deleted   bool   // deleted and kept for rewind
+	dead      *cmq.DeadLetterSource
 }
 
 // modelSettings are a queue's attributes in the model.
@@ -128,6 +133,8 @@ type modelSettings struct {
 	size      int
 	retention time.Duration
 	rewind    time.Duration
+	dlq       string // dead-letter queue name as given; "" for none
+	maxRecv   int
 }
 
 // modelQueue is one queue slot: the queue under test and its model.
@@ -273,7 +280,55 @@ func (m *model) apply(s modelSettings, a cmq.QueueAttributes) (modelSettings, er
 	if s.rewind > s.retention {
 		return s, cmq.ErrRewindPeriod
 	}
+	if p := a.DeadLetterPolicy; p != nil {
+		switch {
+		case p.DeadLetterQueue == "":
+			return s, cmq.ErrDeadLetterMissingQueue
+		case p.Kind != cmq.DeadLetterOnMaxReceive && p.Kind != cmq.DeadLetterOnTimeToLive:
+			return s, cmq.ErrDeadLetterPolicyKind
+		case p.Kind == cmq.DeadLetterOnMaxReceive && (p.MaxReceiveCount < 1 || p.MaxReceiveCount > 1000):
+			return s, cmq.ErrDeadLetterPolicy
+		}
+		s.dlq, s.maxRecv = p.DeadLetterQueue, p.MaxReceiveCount
+	}
 	return s, nil
+}
+
+// byName returns the existing queue called name, ignoring case, or nil.
+func (m *model) byName(name string) *modelQueue {
+	for _, x := range m.qs {
+		if x.exists && strings.EqualFold(x.name, name) {
+			return x
+		}
+	}
+	return nil
+}
+
+// sources returns the existing queues whose dead-letter queue is mq.
+func (m *model) sources(mq *modelQueue) []*modelQueue {
+	var out []*modelQueue
+	for _, x := range m.qs {
+		if x.exists && x.set.dlq != "" && strings.EqualFold(x.set.dlq, mq.name) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// bindErr is the error of making the queue named dlq the dead-letter
+// queue of mq: it must exist, not be mq, have no dead-letter queue of its
+// own, and mq must not be one.
+func (m *model) bindErr(mq *modelQueue, dlq string) error {
+	d := m.byName(dlq)
+	switch {
+	case strings.EqualFold(dlq, mq.name):
+		return cmq.ErrDeadLetterNested
+	case d == nil:
+		return cmq.ErrDeadLetterQueueNotExist
+	case d.set.dlq != "" || len(m.sources(mq)) > 0:
+		return cmq.ErrDeadLetterNested
+	}
+	return nil
 }
 
 // attrs decodes a set of attributes: a mask byte, then one byte per
@@ -298,6 +353,13 @@ func modelAttrs(in *modelInput) cmq.QueueAttributes {
 	}
 	if mask&32 != 0 {
 		a.RewindPeriod = cmq.Ptr(modelChoose(in, rewindChoices))
+	}
+	if mask&64 != 0 {
+		a.DeadLetterPolicy = &cmq.DeadLetterPolicy{
+			DeadLetterQueue: modelChoose(in, dlqChoices),
+			Kind:            modelChoose(in, dlqKindChoices),
+			MaxReceiveCount: modelChoose(in, maxRecvChoices),
+		}
 	}
 	return a
 }
@@ -369,6 +431,10 @@ func (m *model) do(op int, in *modelInput) {
 		if want == nil && mq.exists {
 			want = cmq.ErrQueueExists
 		}
+		if want == nil && a.DeadLetterPolicy != nil {
+			fresh := &modelQueue{name: mq.name}
+			want = m.bindErr(fresh, a.DeadLetterPolicy.DeadLetterQueue)
+		}
 		q, err := m.b.CreateQueue(name, a)
 		m.wantErr(want, err, "CreateQueue")
 		if want != nil {
@@ -387,6 +453,9 @@ func (m *model) do(op int, in *modelInput) {
 		var want error = cmq.ErrQueueNotExist
 		if mq.exists {
 			set, want = m.apply(mq.set, a)
+			if want == nil && a.DeadLetterPolicy != nil {
+				want = m.bindErr(mq, a.DeadLetterPolicy.DeadLetterQueue)
+			}
 		}
 		m.wantErr(want, mq.q.SetAttributes(a), "SetAttributes")
 		if want != nil {
@@ -476,7 +545,14 @@ func (m *model) do(op int, in *modelInput) {
 			require.True(t, x.enqueued.Equal(g.EnqueueTime), m.msg("receive %d: enqueue time %v, want %v", i, g.EnqueueTime, x.enqueued))
 			require.True(t, x.firstDeq.Equal(g.FirstDequeueTime), m.msg("receive %d: first dequeue %v, want %v", i, g.FirstDequeueTime, x.firstDeq))
 			require.True(t, x.visibleAt.Equal(g.NextVisibleTime), m.msg("receive %d: next visible %v, want %v", i, g.NextVisibleTime, x.visibleAt))
-			require.Nil(t, g.DeadLetter)
+			if x.dead == nil {
+				require.Nil(t, g.DeadLetter, m.msg("receive %d: dead-letter source", i))
+			} else {
+				require.NotNil(t, g.DeadLetter, m.msg("receive %d: dead-letter source", i))
+				require.Equal(t, x.dead.Queue, g.DeadLetter.Queue, m.msg("receive %d: dead-letter source queue", i))
+				require.Equal(t, x.dead.DequeueCount, g.DeadLetter.DequeueCount, m.msg("receive %d: dead-letter dequeue count", i))
+				require.True(t, x.dead.EnqueueTime.Equal(g.DeadLetter.EnqueueTime), m.msg("receive %d: dead-letter enqueue time", i))
+			}
 			require.Len(t, g.ReceiptHandle, 32)
 			require.False(t, m.seen[g.ReceiptHandle], m.msg("receipt handle %q handed out twice", g.ReceiptHandle))
 			m.seen[g.ReceiptHandle] = true
@@ -629,12 +705,31 @@ func (m *model) do(op int, in *modelInput) {
 
 	case opDeleteQueue:
 		var want error = cmq.ErrQueueNotExist
-		if mq.exists {
+		switch {
+		case mq.exists && len(m.sources(mq)) > 0:
+			want = cmq.ErrDeadLetterQueueInUse
+		case mq.exists:
 			want = nil
 		}
 		m.wantErr(want, m.b.DeleteQueue(mq.name), "DeleteQueue")
 		if want == nil {
 			mq.exists, mq.msgs = false, nil
+		}
+
+	case opUnbind:
+		if mq.q == nil {
+			return
+		}
+		var want error
+		switch {
+		case !mq.exists:
+			want = cmq.ErrQueueNotExist
+		case mq.set.dlq == "":
+			want = cmq.ErrDeadLetterQueueNotExist
+		}
+		m.wantErr(want, mq.q.UnbindDeadLetterQueue(), "UnbindDeadLetterQueue")
+		if want == nil {
+			mq.set.dlq, mq.set.maxRecv, mq.modified = "", 0, now
 		}
 	}
 }
@@ -702,7 +797,7 @@ func (m *model) receive(mq *modelQueue, n int, wait time.Duration, batch bool) (
 	}
 	deadline := now.Add(wait)
 	for {
-		if got := mq.take(now, n); len(got) > 0 {
+		if got := m.take(mq, now, n); len(got) > 0 {
 			return got, now, nil
 		}
 		next := deadline
@@ -720,30 +815,49 @@ func (m *model) receive(mq *modelQueue, n int, wait time.Duration, batch bool) (
 }
 
 // take receives up to n visible messages at now: earliest next visible
-// time first, ties in send order.
-func (mq *modelQueue) take(now time.Time, n int) []*modelMsg {
-	var vis []*modelMsg
-	for _, x := range mq.msgs {
-		if x.visible(now) {
-			vis = append(vis, x)
+// time first, ties in send order. A message at the front that was already
+// received MaxReceiveCount times moves to the dead-letter queue instead.
+func (m *model) take(mq *modelQueue, now time.Time, n int) []*modelMsg {
+	var out []*modelMsg
+	for len(out) < n {
+		var x *modelMsg
+		for _, y := range mq.msgs {
+			if y.visible(now) && (x == nil || y.visibleAt.Before(x.visibleAt) || y.visibleAt.Equal(x.visibleAt) && y.seq < x.seq) {
+				x = y
+			}
 		}
-	}
-	slices.SortStableFunc(vis, func(a, b *modelMsg) int {
-		if c := a.visibleAt.Compare(b.visibleAt); c != 0 {
-			return c
+		if x == nil {
+			break
 		}
-		return a.seq - b.seq
-	})
-	vis = vis[:min(n, len(vis))]
-	for _, x := range vis {
+		if mq.set.dlq != "" && x.dequeues >= mq.set.maxRecv {
+			m.deadLetter(mq, x, now)
+			continue
+		}
 		x.dequeues++
 		if x.firstDeq.IsZero() {
 			x.firstDeq = now
 		}
 		x.visibleAt = now.Add(mq.set.vt)
 		x.handle = "" // set from the result
+		out = append(out, x)
 	}
-	return vis
+	return out
+}
+
+// deadLetter moves x from mq to mq's dead-letter queue, where it starts
+// afresh with the same id and body, or drops it if that queue is full.
+func (m *model) deadLetter(mq *modelQueue, x *modelMsg, now time.Time) {
+	mq.msgs = slices.DeleteFunc(mq.msgs, func(y *modelMsg) bool { return y == x })
+	d := m.byName(mq.set.dlq)
+	d.advance(now)
+	if len(d.msgs) >= d.set.heap {
+		return
+	}
+	d.msgs = append(d.msgs, &modelMsg{
+		id: x.id, body: x.body, seq: d.nextSeq, enqueued: now, visibleAt: now,
+		dead: &cmq.DeadLetterSource{Queue: mq.q.Name(), EnqueueTime: x.enqueued, DequeueCount: x.dequeues},
+	})
+	d.nextSeq++
 }
 
 // check compares every queue's Attributes and the queue list with the
@@ -777,7 +891,21 @@ func (m *model) check() {
 		require.True(t, mq.modified.Equal(info.LastModifyTime), m.msg("%s: LastModifyTime", mq.name))
 		require.Equal(t, mq.q.ID(), info.ID)
 		require.Equal(t, mq.q.Name(), info.Name)
-		require.Nil(t, info.DeadLetterPolicy)
+		if s.dlq == "" {
+			require.Nil(t, info.DeadLetterPolicy, m.msg("%s: dead-letter policy", mq.name))
+		} else {
+			require.Equal(t, &cmq.DeadLetterPolicy{DeadLetterQueue: s.dlq, MaxReceiveCount: s.maxRecv}, info.DeadLetterPolicy, m.msg("%s: dead-letter policy", mq.name))
+		}
+		var wantSources []string
+		for _, x := range m.sources(mq) {
+			wantSources = append(wantSources, x.q.Name())
+		}
+		page, n, err := m.b.ListDeadLetterSourceQueues(mq.name, cmq.ListOptions{})
+		require.NoError(t, err)
+		require.Equal(t, len(wantSources), n, m.msg("%s: dead-letter sources", mq.name))
+		for i, qs := range page {
+			require.Equal(t, wantSources[i], qs.Name, m.msg("%s: dead-letter sources", mq.name))
+		}
 	}
 	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	page, total, err := m.b.ListQueues(cmq.ListOptions{})
@@ -851,6 +979,18 @@ func modelSeeds() [][]byte {
 		// a batch delete whose handles all fail, then one that partly fails.
 		modelJoin(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opBatchDelete, 0, 2, 7, 0, 7, 1,
 			opBatchDelete, 0, 2, 0, 0, 7, 2}),
+		// dead letter after 1 receive: the second receive moves the message
+		// to q1, which cannot be deleted while bound; unbind twice.
+		modelJoin(c(1, 0), c(0, 68, 0, 0, 0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opSleep, 0, 2,
+			opReceive, 0, 0, opReceive, 1, 0, opDeleteQueue, 1, opUnbind, 0, opUnbind, 0, opDeleteQueue, 1}),
+		// dead-letter policy errors: self, missing, empty name, bad kind,
+		// bad count, nested, bad name; then a full dead-letter queue drops.
+		modelJoin(c(1, 1, 0), c(0, 0), []byte{opSetAttrs, 0, 64, 1, 0, 0, opSetAttrs, 0, 64, 4, 0, 0,
+			opSetAttrs, 0, 64, 5, 0, 0, opSetAttrs, 0, 64, 0, 3, 0, opSetAttrs, 0, 64, 0, 0, 3,
+			opSetAttrs, 0, 64, 6, 0, 0, opSetAttrs, 0, 68, 0, 3, 0, 1,
+			opSetAttrs, 1, 64, 1, 0, 0, opSend, 1, 2, 0, opBatchSend, 0, 3, 2, 2, 2, 0,
+			opBatchReceive, 0, 16, 0, opSleep, 0, 2, opBatchReceive, 0, 16, 0, opSleep, 0, 2,
+			opBatchReceive, 0, 16, 0, opReceive, 1, 0}),
 		// unchecked steps: counts are only read at the end.
 		modelJoin(c(0, 4, 0), []byte{opSend | noCheck, 0, 2, 3, opSend | noCheck, 0, 2, 0, opSleep | noCheck, 0, 1,
 			opReceive | noCheck, 0, 0, opSleep | noCheck, 0, 3, opReceive | noCheck, 0, 0}),
