@@ -43,9 +43,10 @@ func TestHistory(t *testing.T) {
 			queues:      3,
 			producers:   2, // per queue
 			consumers:   4, // per queue
-			perProducer: 150,
+			perProducer: 300,
 		}
 		if *soakFor > 0 {
+			cfg.queues, cfg.producers, cfg.consumers = 4, 3, 8
 			cfg.perProducer = 400 + round%5*100
 		}
 		var s historyStats
