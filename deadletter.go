@@ -121,6 +121,9 @@ func (q *Queue) deadLetterExpired(now int64) {
 // q.mu; this takes the dead-letter queue's lock (source before
 // dead-letter queue).
 func (q *Queue) moveToDeadLetter(m *message, now int64) {
+	if m.id == "" {
+		m.id = q.messageID(m.seq) // the id outlives the queue and seq it is made of
+	}
 	q.drop(m)
 	d := q.dlq
 	if d == nil {

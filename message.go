@@ -1,6 +1,7 @@
 package cmq
 
 import (
+	"sync"
 	"time"
 )
 
@@ -43,7 +44,7 @@ type DeadLetterSource struct {
 // message is a stored message. Its key fields (visibleAt, seq) must not
 // change while it is in the tree: remove it, change them, insert it again.
 type message struct {
-	id        string
+	id        string // set when moved to a dead-letter queue; else made from the queue's number and seq
 	body      string
 	seq       uint64 // per-queue send sequence: tie-break in the tree, index in the log
 	enqueued  int64  // Unix nanoseconds
@@ -57,6 +58,12 @@ type message struct {
 	older, newer *message // neighbours in the queue's messageLog
 }
 
+// messagePool recycles messages deleted for good, so that a queue in a
+// steady send, receive, delete cycle allocates no message: fewer bytes
+// allocated means fewer garbage collections, and fewer write barriers in
+// the tree while one runs.
+var messagePool = sync.Pool{New: func() any { return new(message) }}
+
 // lessMessage orders the tree by next visible time, ties by send order.
 // (visibleAt, seq) is unique per queue, so no two messages compare equal.
 func lessMessage(a, b *message) bool {
@@ -66,10 +73,11 @@ func lessMessage(a, b *message) bool {
 	return a.seq < b.seq
 }
 
-// view returns the public view of m as received with handle h.
-func (m *message) view(h string) Message {
+// view returns the public view of m, whose id is id, as received with
+// handle h.
+func (m *message) view(id, h string) Message {
 	return Message{
-		ID:               m.id,
+		ID:               id,
 		Body:             m.body,
 		ReceiptHandle:    h,
 		EnqueueTime:      unixTime(m.enqueued),

@@ -368,8 +368,8 @@ func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
 		return ErrThrottled
 	}
 	for i, body := range bodies {
-		m := &message{
-			id:        q.messageID(q.nextSeq),
+		m := messagePool.Get().(*message)
+		*m = message{
 			body:      body,
 			seq:       q.nextSeq,
 			enqueued:  now,
@@ -378,7 +378,7 @@ func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
 		q.nextSeq++
 		q.log.push(m)
 		q.insert(m)
-		ids[i] = m.id
+		ids[i] = q.messageID(m.seq)
 	}
 	if delay == 0 {
 		q.waiters.wake(n)
@@ -392,10 +392,14 @@ func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
 // number and seq, in decimal.
 func (q *Queue) messageID(seq uint64) string {
 	var buf [41]byte
-	b := strconv.AppendUint(buf[:0], q.num, 10)
+	return string(q.appendMessageID(buf[:0], seq))
+}
+
+// appendMessageID appends the id messageID returns to b.
+func (q *Queue) appendMessageID(b []byte, seq uint64) []byte {
+	b = strconv.AppendUint(b, q.num, 10)
 	b = append(b, '-')
-	b = strconv.AppendUint(b, seq, 10)
-	return string(b)
+	return strconv.AppendUint(b, seq, 10)
 }
 
 // Delete deletes the message that receipt handle h names. Only the handle
@@ -432,6 +436,10 @@ func (q *Queue) remove(m *message) {
 		return
 	}
 	q.drop(m)
+	// Nothing refers to m any more: the tree and the log let go of it, and
+	// its handle no longer finds it.
+	*m = message{}
+	messagePool.Put(m)
 }
 
 // BatchDelete deletes the messages that handles name, up to

@@ -33,13 +33,34 @@ const hexDigits = "0123456789abcdef"
 // encodeReceipt returns the handle for seq and nonce.
 func encodeReceipt(seq, nonce uint64) string {
 	var b [receiptLen]byte
+	putReceipt(b[:], seq, nonce)
+	return string(b[:])
+}
+
+// received returns the public view of m, just received by the caller, who
+// holds q.mu. Its id and its new receipt handle share one allocation.
+func (q *Queue) received(m *message) Message {
+	if m.id != "" {
+		return m.view(m.id, encodeReceipt(m.seq, m.nonce))
+	}
+	var buf [41 + receiptLen]byte
+	b := q.appendMessageID(buf[:0], m.seq)
+	k := len(b)
+	b = b[:k+receiptLen]
+	putReceipt(b[k:], m.seq, m.nonce)
+	s := string(b)
+	return m.view(s[:k], s[k:])
+}
+
+// putReceipt writes the handle for seq and nonce to b[:receiptLen].
+func putReceipt(b []byte, seq, nonce uint64) {
+	_ = b[receiptLen-1]
 	for i := 15; i >= 0; i-- {
 		b[i] = hexDigits[seq&0xf]
 		seq >>= 4
 		b[16+i] = hexDigits[nonce&0xf]
 		nonce >>= 4
 	}
-	return string(b[:])
 }
 
 // decodeReceipt parses a handle. ok is false for anything that is not 32
@@ -48,27 +69,27 @@ func decodeReceipt(h string) (seq, nonce uint64, ok bool) {
 	if len(h) != receiptLen {
 		return 0, 0, false
 	}
+	var bad byte // any invalid digit sets its high bits
 	for i := range 16 {
-		a, ok1 := unhex(h[i])
-		b, ok2 := unhex(h[16+i])
-		if !ok1 || !ok2 {
-			return 0, 0, false
-		}
-		seq = seq<<4 | a
-		nonce = nonce<<4 | b
+		a, b := unhexTable[h[i]], unhexTable[h[16+i]]
+		bad |= a | b
+		seq = seq<<4 | uint64(a&0xf)
+		nonce = nonce<<4 | uint64(b&0xf)
 	}
-	return seq, nonce, nonce != 0
+	return seq, nonce, bad < 16 && nonce != 0
 }
 
-func unhex(c byte) (uint64, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return uint64(c - '0'), true
-	case 'a' <= c && c <= 'f':
-		return uint64(c - 'a' + 10), true
+// unhexTable maps a lower-case hexadecimal digit to its value and any
+// other byte to 0xff.
+var unhexTable = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 0xff
 	}
-	return 0, false
-}
+	for i := range 16 {
+		t[hexDigits[i]] = byte(i)
+	}
+	return t
+}()
 
 // lookupReceipt returns the message h currently names, or
 // ErrInvalidReceiptHandle. The caller holds q.mu and has advanced the queue

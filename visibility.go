@@ -79,6 +79,9 @@ func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Me
 // and has advanced q to now.
 func (q *Queue) take(now int64, n int, out []Message) []Message {
 	p := q.set.deadLetter
+	if out == nil && q.active > 0 {
+		out = make([]Message, 0, min(n, q.active)) // one allocation for a batch
+	}
 	for len(out) < n {
 		m, ok := q.tree.Min()
 		if !ok || m.visibleAt > now {
@@ -99,7 +102,7 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 		q.tree.ReplaceOrInsert(m)
 		q.nextPending = min(q.nextPending, m.visibleAt)
 		q.count(m, +1)
-		out = append(out, m.view(encodeReceipt(m.seq, m.nonce)))
+		out = append(out, q.received(m))
 	}
 	return out
 }
