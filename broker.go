@@ -115,7 +115,7 @@ func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error)
 	now := b.now()
 	q.set = set
 	q.created, q.modified = now, now
-	q.tree = btree.NewG(32, lessMessage)
+	q.tree = btree.NewG(32, lessKey)
 	q.horizon = now
 	q.nextPending = maxTime
 	q.sendLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)

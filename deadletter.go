@@ -121,8 +121,9 @@ func (q *Queue) deadLetterExpired(now int64) {
 // q.mu; this takes the dead-letter queue's lock (source before
 // dead-letter queue).
 func (q *Queue) moveToDeadLetter(m *message, now int64) {
-	if m.id == "" {
-		m.id = q.messageID(m.seq) // the id outlives the queue and seq it is made of
+	id := q.messageID(m.seq) // the id outlives the queue and seq it is made of
+	if m.dead != nil {
+		id = m.dead.id
 	}
 	q.drop(m)
 	d := q.dlq
@@ -137,10 +138,10 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 	dnow := max(now, d.horizon)
 	d.advance(dnow)
 	if d.retained() >= d.set.maxMsgHeapNum {
-		q.b.log.Warn("dead-letter queue full, message dropped", "queue", q.name, "deadLetterQueue", d.name, "msgId", m.id)
+		q.b.log.Warn("dead-letter queue full, message dropped", "queue", q.name, "deadLetterQueue", d.name, "msgId", id)
 		return
 	}
-	m.dead = &DeadLetterSource{Queue: q.name, EnqueueTime: unixTime(m.enqueued), DequeueCount: int(m.dequeues)}
+	m.dead = &deadLetter{src: DeadLetterSource{Queue: q.name, EnqueueTime: unixTime(m.enqueued), DequeueCount: int(m.dequeues)}, id: id}
 	m.seq = d.nextSeq
 	d.nextSeq++
 	m.enqueued, m.visibleAt, m.firstDeq, m.nonce, m.dequeues = dnow, dnow, 0, 0, 0

@@ -44,7 +44,6 @@ type DeadLetterSource struct {
 // message is a stored message. Its key fields (visibleAt, seq) must not
 // change while it is in the tree: remove it, change them, insert it again.
 type message struct {
-	id        string // set when moved to a dead-letter queue; else made from the queue's number and seq
 	body      string
 	seq       uint64 // per-queue send sequence: tie-break in the tree, index in the log
 	enqueued  int64  // Unix nanoseconds
@@ -52,8 +51,8 @@ type message struct {
 	firstDeq  int64  // first receive, Unix nanoseconds; 0 before
 	nonce     uint64 // receipt nonce of the latest receive; 0: no valid handle
 	dequeues  int32
-	inTree    bool // false once deleted (kept for rewind) or removed
-	dead      *DeadLetterSource
+	inTree    bool        // false once deleted (kept for rewind) or removed
+	dead      *deadLetter // set once moved to a dead-letter queue
 
 	older, newer *message // neighbours in the queue's messageLog
 }
@@ -64,13 +63,36 @@ type message struct {
 // the tree while one runs.
 var messagePool = sync.Pool{New: func() any { return new(message) }}
 
-// lessMessage orders the tree by next visible time, ties by send order.
-// (visibleAt, seq) is unique per queue, so no two messages compare equal.
-func lessMessage(a, b *message) bool {
+// treeKey is a message's entry in its queue's tree: its next visible time,
+// and its seq shifted left one bit, the low bit set if it was ever received
+// (so that counting needs no message). Keys hold no pointer: moving them
+// within the tree costs no write barrier, and the garbage collector never
+// scans the tree's nodes. The message is found by seq in the log.
+type treeKey struct {
+	visibleAt int64
+	seqBit    uint64
+}
+
+// key returns m's tree key. Its inputs (visibleAt, seq, and whether
+// dequeues is 0) must not change while m is in the tree.
+func (m *message) key() treeKey {
+	k := treeKey{m.visibleAt, m.seq << 1}
+	if m.dequeues > 0 {
+		k.seqBit |= 1
+	}
+	return k
+}
+
+func (k treeKey) seq() uint64    { return k.seqBit >> 1 }
+func (k treeKey) received() bool { return k.seqBit&1 != 0 }
+
+// lessKey orders the tree by next visible time, ties by send order.
+// (visibleAt, seq) is unique per queue, so no two keys compare equal.
+func lessKey(a, b treeKey) bool {
 	if a.visibleAt != b.visibleAt {
 		return a.visibleAt < b.visibleAt
 	}
-	return a.seq < b.seq
+	return a.seqBit < b.seqBit
 }
 
 // view returns the public view of m, whose id is id, as received with
@@ -84,8 +106,25 @@ func (m *message) view(id, h string) Message {
 		FirstDequeueTime: unixTime(m.firstDeq),
 		NextVisibleTime:  unixTime(m.visibleAt),
 		DequeueCount:     int(m.dequeues),
-		DeadLetter:       m.dead,
+		DeadLetter:       m.dead.source(),
 	}
+}
+
+// deadLetter is what a message moved to a dead-letter queue keeps: where it
+// came from, and its id, which was made from the number of the queue it was
+// sent to and its seq there. Other messages make their id when asked, so
+// they do not store one.
+type deadLetter struct {
+	src DeadLetterSource
+	id  string
+}
+
+// source returns the public record of d, nil if d is.
+func (d *deadLetter) source() *DeadLetterSource {
+	if d == nil {
+		return nil
+	}
+	return &d.src
 }
 
 // unixTime converts Unix nanoseconds to a time.Time; 0 is the zero Time.

@@ -33,10 +33,9 @@ type Queue struct {
 	set      settings
 	created  int64
 	modified int64
-	tree     *btree.BTreeG[*message] // messages not deleted, by (visibleAt, seq)
-	log      messageLog              // every retained message, by seq
+	tree     *btree.BTreeG[treeKey] // messages not deleted, by (visibleAt, seq)
+	log      messageLog             // every retained message, by seq
 	nextSeq  uint64
-	pivot    message // scratch key for tree searches
 
 	// Exact counts. A message in the tree is active if visibleAt <= horizon,
 	// else delayed (never received) or inactive (received).
@@ -118,14 +117,13 @@ func (q *Queue) promote(now int64) {
 		q.horizon = max(q.horizon, now)
 		return
 	}
-	q.pivot.visibleAt, q.pivot.seq = q.horizon+1, 0
 	next := int64(maxTime)
-	q.tree.AscendGreaterOrEqual(&q.pivot, func(m *message) bool {
-		if m.visibleAt > now {
-			next = m.visibleAt
+	q.tree.AscendGreaterOrEqual(treeKey{visibleAt: q.horizon + 1}, func(k treeKey) bool {
+		if k.visibleAt > now {
+			next = k.visibleAt
 			return false
 		}
-		if m.dequeues == 0 {
+		if !k.received() {
 			q.delayed--
 		} else {
 			q.inactive--
@@ -154,7 +152,7 @@ func (q *Queue) count(m *message, delta int) {
 // insert puts m, not yet in the tree, into it and counts it.
 func (q *Queue) insert(m *message) {
 	m.inTree = true
-	q.tree.ReplaceOrInsert(m)
+	q.tree.ReplaceOrInsert(m.key())
 	if m.visibleAt > q.horizon {
 		q.nextPending = min(q.nextPending, m.visibleAt)
 	}
@@ -165,7 +163,7 @@ func (q *Queue) insert(m *message) {
 func (q *Queue) unlink(m *message) {
 	q.count(m, -1)
 	if m.inTree {
-		q.tree.Delete(m)
+		q.tree.Delete(m.key())
 		m.inTree = false
 	}
 }

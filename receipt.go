@@ -40,8 +40,8 @@ func encodeReceipt(seq, nonce uint64) string {
 // received returns the public view of m, just received by the caller, who
 // holds q.mu. Its id and its new receipt handle share one allocation.
 func (q *Queue) received(m *message) Message {
-	if m.id != "" {
-		return m.view(m.id, encodeReceipt(m.seq, m.nonce))
+	if m.dead != nil {
+		return m.view(m.dead.id, encodeReceipt(m.seq, m.nonce))
 	}
 	var buf [41 + receiptLen]byte
 	b := q.appendMessageID(buf[:0], m.seq)

@@ -83,10 +83,11 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 		out = make([]Message, 0, min(n, q.active)) // one allocation for a batch
 	}
 	for len(out) < n {
-		m, ok := q.tree.Min()
-		if !ok || m.visibleAt > now {
+		k, ok := q.tree.Min()
+		if !ok || k.visibleAt > now {
 			break
 		}
+		m := q.log.get(k.seq())
 		if p != nil && p.Kind == DeadLetterOnMaxReceive && int(m.dequeues) >= p.MaxReceiveCount {
 			q.moveToDeadLetter(m, now)
 			continue
@@ -99,7 +100,7 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 		}
 		m.nonce = newNonce()
 		m.visibleAt = now + int64(q.set.visibilityTimeout)
-		q.tree.ReplaceOrInsert(m)
+		q.tree.ReplaceOrInsert(m.key())
 		q.nextPending = min(q.nextPending, m.visibleAt)
 		q.count(m, +1)
 		out = append(out, q.received(m))
