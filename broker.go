@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/btree"
 )
 
 // Broker owns named queues. Create one with [NewBroker]; the zero Broker is
@@ -115,7 +113,7 @@ func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error)
 	now := b.now()
 	q.set = set
 	q.created, q.modified = now, now
-	q.tree = btree.NewG(32, lessKey)
+	q.idx = newIndex(&q.log)
 	q.horizon = now
 	q.nextPending = maxTime
 	q.sendLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)

@@ -107,7 +107,7 @@ func (q *Queue) deadLetterExpired(now int64) {
 		if now-m.enqueued < ttl {
 			break
 		}
-		if m.inTree {
+		if m.where != inNone {
 			// Moved as of the instant its time-to-live passed, even if
 			// this is noticed later.
 			q.moveToDeadLetter(m, m.enqueued+ttl)
@@ -146,6 +146,6 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 	d.nextSeq++
 	m.enqueued, m.visibleAt, m.firstDeq, m.nonce, m.dequeues = dnow, dnow, 0, 0, 0
 	d.log.push(m)
-	d.insert(m)
+	d.insert(m, inReady) // visible at once, like a send without delay
 	d.waiters.wake(1)
 }

@@ -42,7 +42,7 @@ type DeadLetterSource struct {
 }
 
 // message is a stored message. Its key fields (visibleAt, seq) must not
-// change while it is in the tree: remove it, change them, insert it again.
+// change while it is in the index: remove it, change them, insert it again.
 type message struct {
 	body      string
 	seq       uint64 // per-queue send sequence: tie-break in the tree, index in the log
@@ -51,7 +51,7 @@ type message struct {
 	firstDeq  int64  // first receive, Unix nanoseconds; 0 before
 	nonce     uint64 // receipt nonce of the latest receive; 0: no valid handle
 	dequeues  int32
-	inTree    bool        // false once deleted (kept for rewind) or removed
+	where     uint8       // where its key is in the index; inNone once deleted (kept for rewind) or removed
 	dead      *deadLetter // set once moved to a dead-letter queue
 
 	older, newer *message // neighbours in the queue's messageLog
@@ -63,31 +63,33 @@ type message struct {
 // the tree while one runs.
 var messagePool = sync.Pool{New: func() any { return new(message) }}
 
-// treeKey is a message's entry in its queue's tree: its next visible time,
-// and its seq shifted left one bit, the low bit set if it was ever received
-// (so that counting needs no message). Keys hold no pointer: moving them
-// within the tree costs no write barrier, and the garbage collector never
-// scans the tree's nodes. The message is found by seq in the log.
+// treeKey is a message's entry in its queue's [index]: its next visible
+// time, and its seq shifted left two bits, the low bit set if it was ever
+// received (so that counting needs no message) and the next one marking a
+// tombstone in a run. Keys hold no pointer: moving them within the tree
+// costs no write barrier, and the garbage collector never scans the tree's
+// nodes. The message is found by seq in the log.
 type treeKey struct {
 	visibleAt int64
 	seqBit    uint64
 }
 
 // key returns m's tree key. Its inputs (visibleAt, seq, and whether
-// dequeues is 0) must not change while m is in the tree.
+// dequeues is 0) must not change while m is in the index.
 func (m *message) key() treeKey {
-	k := treeKey{m.visibleAt, m.seq << 1}
+	k := treeKey{m.visibleAt, m.seq << 2}
 	if m.dequeues > 0 {
 		k.seqBit |= 1
 	}
 	return k
 }
 
-func (k treeKey) seq() uint64    { return k.seqBit >> 1 }
+func (k treeKey) seq() uint64    { return k.seqBit >> 2 }
 func (k treeKey) received() bool { return k.seqBit&1 != 0 }
 
-// lessKey orders the tree by next visible time, ties by send order.
-// (visibleAt, seq) is unique per queue, so no two keys compare equal.
+// lessKey orders the index by next visible time, ties by send order.
+// (visibleAt, seq) is unique per queue, so no two keys compare equal, and
+// the flag bits below seq never decide.
 func lessKey(a, b treeKey) bool {
 	if a.visibleAt != b.visibleAt {
 		return a.visibleAt < b.visibleAt
@@ -95,13 +97,10 @@ func lessKey(a, b treeKey) bool {
 	return a.seqBit < b.seqBit
 }
 
-// view returns the public view of m, whose id is id, as received with
-// handle h.
-func (m *message) view(id, h string) Message {
+// view returns the public view of m, without its id and receipt handle.
+func (m *message) view() Message {
 	return Message{
-		ID:               id,
 		Body:             m.body,
-		ReceiptHandle:    h,
 		EnqueueTime:      unixTime(m.enqueued),
 		FirstDequeueTime: unixTime(m.firstDeq),
 		NextVisibleTime:  unixTime(m.visibleAt),

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/btree"
 	"golang.org/x/time/rate"
 )
 
@@ -33,15 +32,15 @@ type Queue struct {
 	set      settings
 	created  int64
 	modified int64
-	tree     *btree.BTreeG[treeKey] // messages not deleted, by (visibleAt, seq)
-	log      messageLog             // every retained message, by seq
+	idx      index      // messages not deleted, by (visibleAt, seq)
+	log      messageLog // every retained message, by seq
 	nextSeq  uint64
 
-	// Exact counts. A message in the tree is active if visibleAt <= horizon,
-	// else delayed (never received) or inactive (received).
+	// Exact counts. A message in the index is active if visibleAt <=
+	// horizon, else delayed (never received) or inactive (received).
 	active, inactive, delayed, rewound int
 	horizon                            int64  // the instant the counts are for
-	nextPending                        int64  // no tree entry has horizon < visibleAt < nextPending
+	nextPending                        int64  // no index entry has horizon < visibleAt < nextPending
 	liveSeq                            uint64 // no message below this seq is in the tree
 	ttlSeq                             uint64 // messages below this seq were checked for time-to-live
 
@@ -117,28 +116,25 @@ func (q *Queue) promote(now int64) {
 		q.horizon = max(q.horizon, now)
 		return
 	}
-	next := int64(maxTime)
-	q.tree.AscendGreaterOrEqual(treeKey{visibleAt: q.horizon + 1}, func(k treeKey) bool {
-		if k.visibleAt > now {
-			next = k.visibleAt
-			return false
-		}
-		if !k.received() {
-			q.delayed--
-		} else {
-			q.inactive--
-		}
-		q.active++
-		return true
-	})
-	q.horizon, q.nextPending = now, next
+	q.nextPending = q.idx.cross(q.horizon, now, q.crossed)
+	q.horizon = now
+}
+
+// crossed counts as active a message whose visible time has come.
+func (q *Queue) crossed(k treeKey) {
+	if !k.received() {
+		q.delayed--
+	} else {
+		q.inactive--
+	}
+	q.active++
 }
 
 // count adds m to the counts; uncount takes it out. Callers pair them
 // around any change of m's state. The caller holds q.mu.
 func (q *Queue) count(m *message, delta int) {
 	switch {
-	case !m.inTree:
+	case m.where == inNone:
 		q.rewound += delta
 	case m.visibleAt <= q.horizon:
 		q.active += delta
@@ -149,22 +145,23 @@ func (q *Queue) count(m *message, delta int) {
 	}
 }
 
-// insert puts m, not yet in the tree, into it and counts it.
-func (q *Queue) insert(m *message) {
-	m.inTree = true
-	q.tree.ReplaceOrInsert(m.key())
+// insert puts m, not yet in the index, into it and counts it. to is where
+// m's key should go: a run if it may append there (see [index]), or
+// inTree.
+func (q *Queue) insert(m *message, to uint8) {
+	q.idx.insert(m, to, q.horizon)
 	if m.visibleAt > q.horizon {
 		q.nextPending = min(q.nextPending, m.visibleAt)
 	}
 	q.count(m, +1)
 }
 
-// unlink takes m out of the tree and the counts, leaving it in the log.
+// unlink takes m out of the index and the counts, leaving it in the log.
 func (q *Queue) unlink(m *message) {
 	q.count(m, -1)
-	if m.inTree {
-		q.tree.Delete(m.key())
-		m.inTree = false
+	if m.where != inNone {
+		q.idx.remove(m)
+		m.where = inNone
 	}
 }
 
@@ -248,7 +245,7 @@ func (q *Queue) Attributes() (QueueInfo, error) {
 func (q *Queue) oldestLive() *message {
 	s := max(q.liveSeq, q.log.base)
 	for ; s < q.log.end(); s++ {
-		if m := q.log.get(s); m != nil && m.inTree {
+		if m := q.log.get(s); m != nil && m.where != inNone {
 			q.liveSeq = s
 			return m
 		}
@@ -285,7 +282,7 @@ func (q *Queue) SetAttributes(a QueueAttributes) error {
 	if set.rewindPeriod == 0 && q.rewound > 0 {
 		for m := q.log.first(); m != nil; {
 			next := m.newer
-			if !m.inTree {
+			if m.where == inNone {
 				q.drop(m)
 			}
 			m = next
@@ -365,7 +362,11 @@ func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
 	if !allow(q.sendLimit, now, n) {
 		return ErrThrottled
 	}
-	for i, body := range bodies {
+	to := inReady // a message visible at once is later than every such message before it
+	if delay > 0 {
+		to = inTree
+	}
+	for _, body := range bodies {
 		m := messagePool.Get().(*message)
 		*m = message{
 			body:      body,
@@ -375,9 +376,9 @@ func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
 		}
 		q.nextSeq++
 		q.log.push(m)
-		q.insert(m)
-		ids[i] = q.messageID(m.seq)
+		q.insert(m, to)
 	}
+	q.messageIDs(ids, q.nextSeq-uint64(n))
 	if delay == 0 {
 		q.waiters.wake(n)
 	} else {
@@ -389,15 +390,45 @@ func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
 // messageID returns the id of the message with sequence seq: the queue's
 // number and seq, in decimal.
 func (q *Queue) messageID(seq uint64) string {
-	var buf [41]byte
+	var buf [maxIDLen]byte
 	return string(q.appendMessageID(buf[:0], seq))
 }
+
+// messageIDs sets ids[i] to the id of the message with sequence seq+i.
+// The ids share one allocation.
+func (q *Queue) messageIDs(ids []string, seq uint64) {
+	var stack [16 * maxIDLen]byte
+	b := stack[:0]
+	for i := range ids {
+		b = q.appendMessageID(b, seq+uint64(i))
+	}
+	s := string(b)
+	for i := range ids {
+		k := q.idLen(seq + uint64(i))
+		ids[i], s = s[:k], s[k:]
+	}
+}
+
+// maxIDLen is the longest message id: two 20-digit numbers and a '-'.
+const maxIDLen = 41
 
 // appendMessageID appends the id messageID returns to b.
 func (q *Queue) appendMessageID(b []byte, seq uint64) []byte {
 	b = strconv.AppendUint(b, q.num, 10)
 	b = append(b, '-')
 	return strconv.AppendUint(b, seq, 10)
+}
+
+// idLen returns len(q.messageID(seq)).
+func (q *Queue) idLen(seq uint64) int { return decimalLen(q.num) + 1 + decimalLen(seq) }
+
+// decimalLen returns the number of decimal digits of v.
+func decimalLen(v uint64) int {
+	n := 1
+	for ; v >= 10; v /= 10 {
+		n++
+	}
+	return n
 }
 
 // Delete deletes the message that receipt handle h names. Only the handle
@@ -494,7 +525,7 @@ func (q *Queue) Purge() error {
 
 // clear drops every message. The caller holds q.mu.
 func (q *Queue) clear() {
-	q.tree.Clear(false)
+	q.idx.clear()
 	q.log.reset(q.nextSeq)
 	q.active, q.inactive, q.delayed, q.rewound = 0, 0, 0, 0
 	q.nextPending = maxTime

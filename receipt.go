@@ -37,19 +37,30 @@ func encodeReceipt(seq, nonce uint64) string {
 	return string(b[:])
 }
 
-// received returns the public view of m, just received by the caller, who
-// holds q.mu. Its id and its new receipt handle share one allocation.
-func (q *Queue) received(m *message) Message {
-	if m.dead != nil {
-		return m.view(m.dead.id, encodeReceipt(m.seq, m.nonce))
+// setHandles sets the ids and the new receipt handles of out, the views of
+// ms, just received by the caller, who holds q.mu. The strings of one
+// receive share one allocation.
+func (q *Queue) setHandles(out []Message, ms []*message) {
+	var stack [16 * (maxIDLen + receiptLen)]byte
+	b := stack[:0]
+	for _, m := range ms {
+		if m.dead == nil {
+			b = q.appendMessageID(b, m.seq)
+		}
+		k := len(b)
+		b = append(b, make([]byte, receiptLen)...)
+		putReceipt(b[k:], m.seq, m.nonce)
 	}
-	var buf [41 + receiptLen]byte
-	b := q.appendMessageID(buf[:0], m.seq)
-	k := len(b)
-	b = b[:k+receiptLen]
-	putReceipt(b[k:], m.seq, m.nonce)
 	s := string(b)
-	return m.view(s[:k], s[k:])
+	for i, m := range ms {
+		if m.dead != nil {
+			out[i].ID = m.dead.id
+		} else {
+			k := q.idLen(m.seq)
+			out[i].ID, s = s[:k], s[k:]
+		}
+		out[i].ReceiptHandle, s = s[:receiptLen], s[receiptLen:]
+	}
 }
 
 // putReceipt writes the handle for seq and nonce to b[:receiptLen].
@@ -100,7 +111,7 @@ func (q *Queue) lookupReceipt(h string, now int64) (*message, error) {
 		return nil, ErrInvalidReceiptHandle
 	}
 	m := q.log.get(seq)
-	if m == nil || !m.inTree || m.nonce != nonce || now >= m.visibleAt {
+	if m == nil || m.where == inNone || m.nonce != nonce || now >= m.visibleAt {
 		return nil, ErrInvalidReceiptHandle
 	}
 	return m, nil

@@ -32,15 +32,15 @@ func (q *Queue) Rewind(start time.Time) error {
 		if m.enqueued < from {
 			break
 		}
-		if m.inTree && (m.visibleAt == m.enqueued || m.visibleAt > now && m.dequeues == 0) {
+		if m.where != inNone && (m.visibleAt == m.enqueued || m.visibleAt > now && m.dequeues == 0) {
 			continue // already in its send-order place, or still delayed
 		}
-		if m.inTree && m.visibleAt <= now {
+		if m.where != inNone && m.visibleAt <= now {
 			n-- // already active: it only moves to its send-order place
 		}
 		q.unlink(m)
 		m.visibleAt, m.nonce = m.enqueued, 0
-		q.insert(m)
+		q.insert(m, inTree)
 		q.liveSeq = min(q.liveSeq, m.seq)
 		n++
 	}

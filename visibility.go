@@ -82,8 +82,11 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 	if out == nil && q.active > 0 {
 		out = make([]Message, 0, min(n, q.active)) // one allocation for a batch
 	}
+	start := len(out)
+	var stack [16]*message
+	ms := stack[:0] // the messages taken, for their strings
 	for len(out) < n {
-		k, ok := q.tree.Min()
+		k, where, ok := q.idx.min()
 		if !ok || k.visibleAt > now {
 			break
 		}
@@ -92,19 +95,20 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 			q.moveToDeadLetter(m, now)
 			continue
 		}
-		q.tree.DeleteMin()
 		q.count(m, -1)
+		q.idx.popMin(where)
+		m.where = inNone
 		m.dequeues++
 		if m.firstDeq == 0 {
 			m.firstDeq = now
 		}
 		m.nonce = newNonce()
 		m.visibleAt = now + int64(q.set.visibilityTimeout)
-		q.tree.ReplaceOrInsert(m.key())
-		q.nextPending = min(q.nextPending, m.visibleAt)
-		q.count(m, +1)
-		out = append(out, q.received(m))
+		q.insert(m, inFlight) // later than every message received before
+		ms = append(ms, m)
+		out = append(out, m.view())
 	}
+	q.setHandles(out[start:], ms)
 	return out
 }
 
@@ -298,7 +302,7 @@ func (q *Queue) ChangeVisibility(h string, timeout time.Duration) (time.Time, er
 	}
 	q.unlink(m)
 	m.visibleAt = now + int64(timeout)
-	q.insert(m)
+	q.insert(m, inTree)
 	if timeout == 0 {
 		q.waiters.wake(1)
 	} else {
