@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,7 +103,7 @@ func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error)
 	if len(b.queues) >= b.limits.Queues {
 		return nil, ErrQueueLimit
 	}
-	q := &Queue{b: b, name: name, num: b.nextNum, id: newQueueID()}
+	q := &Queue{b: b, name: name, idPrefix: strconv.FormatUint(b.nextNum, 10) + "-", id: newQueueID()}
 	b.nextNum++
 	var dlq *Queue
 	if set.deadLetter != nil {

@@ -2,7 +2,6 @@ package cmq
 
 import (
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +21,10 @@ import (
 // whose next visible time has come are counted active. Nothing runs in the
 // background.
 type Queue struct {
-	b    *Broker
-	name string
-	id   string
-	num  uint64 // broker-unique; prefixes message ids
+	b        *Broker
+	name     string
+	id       string
+	idPrefix string // a broker-unique number in decimal and "-": starts every message id
 
 	mu       sync.Mutex
 	state    queueState
@@ -385,50 +384,6 @@ func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
 		q.armTimer(now)
 	}
 	return nil
-}
-
-// messageID returns the id of the message with sequence seq: the queue's
-// number and seq, in decimal.
-func (q *Queue) messageID(seq uint64) string {
-	var buf [maxIDLen]byte
-	return string(q.appendMessageID(buf[:0], seq))
-}
-
-// messageIDs sets ids[i] to the id of the message with sequence seq+i.
-// The ids share one allocation.
-func (q *Queue) messageIDs(ids []string, seq uint64) {
-	var stack [16 * maxIDLen]byte
-	b := stack[:0]
-	for i := range ids {
-		b = q.appendMessageID(b, seq+uint64(i))
-	}
-	s := string(b)
-	for i := range ids {
-		k := q.idLen(seq + uint64(i))
-		ids[i], s = s[:k], s[k:]
-	}
-}
-
-// maxIDLen is the longest message id: two 20-digit numbers and a '-'.
-const maxIDLen = 41
-
-// appendMessageID appends the id messageID returns to b.
-func (q *Queue) appendMessageID(b []byte, seq uint64) []byte {
-	b = strconv.AppendUint(b, q.num, 10)
-	b = append(b, '-')
-	return strconv.AppendUint(b, seq, 10)
-}
-
-// idLen returns len(q.messageID(seq)).
-func (q *Queue) idLen(seq uint64) int { return decimalLen(q.num) + 1 + decimalLen(seq) }
-
-// decimalLen returns the number of decimal digits of v.
-func decimalLen(v uint64) int {
-	n := 1
-	for ; v >= 10; v /= 10 {
-		n++
-	}
-	return n
 }
 
 // Delete deletes the message that receipt handle h names. Only the handle

@@ -2,6 +2,7 @@ package cmq
 
 import (
 	"math/rand/v2"
+	"strings"
 )
 
 // A receipt handle is 32 lower-case hexadecimal digits: the message's
@@ -41,17 +42,25 @@ func encodeReceipt(seq, nonce uint64) string {
 // ms, just received by the caller, who holds q.mu. The strings of one
 // receive share one allocation.
 func (q *Queue) setHandles(out []Message, ms []*message) {
-	var stack [16 * (maxIDLen + receiptLen)]byte
-	b := stack[:0]
+	total := 0
 	for _, m := range ms {
 		if m.dead == nil {
-			b = q.appendMessageID(b, m.seq)
+			total += q.idLen(m.seq)
 		}
-		k := len(b)
-		b = append(b, make([]byte, receiptLen)...)
-		putReceipt(b[k:], m.seq, m.nonce)
+		total += receiptLen
 	}
-	s := string(b)
+	var sb strings.Builder
+	sb.Grow(total)
+	var buf [maxIDLen + receiptLen]byte
+	for _, m := range ms {
+		n := 0
+		if m.dead == nil {
+			n = q.putID(buf[:], m.seq)
+		}
+		putReceipt(buf[n:], m.seq, m.nonce)
+		sb.Write(buf[:n+receiptLen])
+	}
+	s := sb.String()
 	for i, m := range ms {
 		if m.dead != nil {
 			out[i].ID = m.dead.id
