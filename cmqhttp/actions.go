@@ -36,7 +36,10 @@ func (h *Handler) createQueue(_ context.Context, p *params) (fields, error) {
 // listOptions parses searchWord, offset and limit.
 func listOptions(p *params) (cmq.ListOptions, error) {
 	var o cmq.ListOptions
-	o.Search, _ = p.str("searchWord")
+	var err error
+	if o.Search, _, err = p.optional("searchWord"); err != nil {
+		return o, err
+	}
 	off, _, err := p.integer("offset")
 	if err != nil {
 		return o, err
@@ -186,7 +189,10 @@ func (h *Handler) unbindDeadLetterQueue(_ context.Context, p *params) (fields, e
 	if err != nil {
 		return nil, err
 	}
-	return nil, q.UnbindDeadLetterQueue()
+	if err := q.UnbindDeadLetterQueue(); err != nil {
+		return nil, err
+	}
+	return fields{"queueId": q.ID()}, nil
 }
 
 // delay parses delaySeconds (default 0).
@@ -318,6 +324,9 @@ func (h *Handler) deleteMessage(_ context.Context, p *params) (fields, error) {
 	if err != nil {
 		return nil, err
 	}
+	if handle == "" {
+		return nil, errHandle
+	}
 	return nil, q.Delete(handle)
 }
 
@@ -340,6 +349,9 @@ func (h *Handler) batchDeleteMessage(_ context.Context, p *params) (fields, erro
 	for i, r := range results {
 		if r != nil {
 			e := cmq.AsError(r)
+			if handles[i] == "" {
+				e = errHandle
+			}
 			list = append(list, fields{"code": e.Code, "message": e.WireMessage(), "receiptHandle": handles[i]})
 		}
 	}

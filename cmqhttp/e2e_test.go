@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -195,7 +196,7 @@ func TestEndToEndProtocolErrors(t *testing.T) {
 	assert.Equal(t, http.StatusOK, st)
 	assertIs(t, r, detail(errMethod, "PUT"))
 	st, r = c.sendRaw(t, ctx, "GET", "/", "Action=ListQueue")
-	assert.Equal(t, http.StatusNotFound, st)
+	assert.Equal(t, http.StatusOK, st)
 	assertIs(t, r, detail(errPath, "/"))
 	_, r = c.sendRaw(t, ctx, "POST", Path, "Action=ListQueue&big="+strings.Repeat("x", 1<<20))
 	assertIs(t, r, detail(errParse, "request"))
@@ -233,6 +234,99 @@ func TestEndToEndProtocolErrors(t *testing.T) {
 	assert.Equal(t, 2, info.ActiveMsgNum, "the replayed send did nothing")
 }
 
+// waitParked waits until n receives are parked in a long poll, as a dump
+// of every goroutine shows: over a real socket there is no synctest.Wait.
+func waitParked(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		k := runtime.Stack(buf, true)
+		if strings.Count(string(buf[:k]), "cmq.(*Queue).longPoll(") >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d receives parked in a long poll after 10 s", n)
+		}
+		runtime.Gosched()
+	}
+}
+
+// Every error code a request can meet, over a real connection with signed
+// requests: broker limits, dead-letter bindings, arrays, repeated
+// parameters, credentials and the nonce cache.
+func TestEndToEndErrorPaths(t *testing.T) {
+	cfg := Config{Credentials: signedCfg.Credentials, MaxNonces: 40}
+	b, c := server(t, cfg, nil, limits(func(l *cmq.Limits) {
+		l.Queues, l.QPS, l.BatchBytes, l.DeadLetterSources = 9, 16, 10, 1
+		l.MsgHeapNum = cmq.Range[int]{Min: 1, Max: 10, Default: 2}
+	}))
+	_ = b
+	ctx, s := t.Context(), c.signed(e2eID, e2eKey)
+	call := func(action string, kv ...string) resp { return s.call(t, ctx, action, kv...) }
+	for _, q := range []string{"q", "dlq", "src", "heap"} {
+		requireOK(t, call("CreateQueue", "queueName", q))
+	}
+	bind := `{"deadLetterQueue":"dlq","policy":0,"maxReceiveCount":1}`
+	requireOK(t, call("SetQueueAttributes", "queueName", "src", "deadLetterPolicy", bind))
+
+	steps := []struct {
+		name string
+		got  resp
+		want *cmq.Error
+	}{
+		{"heap full", func() resp {
+			call("BatchSendMessage", "queueName", "heap", "msgBody.0", "a", "msgBody.1", "b")
+			return call("SendMessage", "queueName", "heap", "msgBody", "c")
+		}(), cmq.ErrHeapFull},
+		{"batch too large", call("BatchSendMessage", "queueName", "q", "msgBody.0", "123456", "msgBody.1", "12345"), cmq.ErrBatchTooLarge},
+		{"throttled", func() resp {
+			requireOK(t, call("BatchSendMessage", "queueName", "q", "msgBody.0", "a", "msgBody.1", "b"))
+			requireOK(t, call("BatchReceiveMessage", "queueName", "q", "numOfMsg", "16"))
+			return call("ReceiveMessage", "queueName", "q")
+		}(), cmq.ErrThrottled},
+		{"dead-letter queue in use", call("DeleteQueue", "queueName", "dlq"), cmq.ErrDeadLetterQueueInUse},
+		{"too many sources", call("SetQueueAttributes", "queueName", "q", "deadLetterPolicy", bind), cmq.ErrDeadLetterTooManySources},
+		{"nested", call("SetQueueAttributes", "queueName", "dlq", "deadLetterPolicy", `{"deadLetterQueue":"q","policy":0,"maxReceiveCount":1}`), cmq.ErrDeadLetterNested},
+		{"policy not JSON", call("SetQueueAttributes", "queueName", "q", "deadLetterPolicy", "{"), errPolicyJSON},
+		{"batch of 17", call("BatchDeleteMessage", append([]string{"queueName", "q"}, indexed("receiptHandle", 17)...)...), detail(errBatchSize, "receiptHandle")},
+		{"index format", call("BatchSendMessage", "queueName", "q", "msgBody.x", "a"), detail(errKeyFormat, "msgBody.x")},
+		{"index gap", call("BatchSendMessage", "queueName", "q", "msgBody.1", "a", "msgBody.3", "b"), detail(errNotContig, "msgBody")},
+		{"array for a scalar", call("SendMessage", "queueName", "q", "msgBody.1", "a"), detail(errNotRepeated, "msgBody")},
+		{"empty handle", call("DeleteMessage", "queueName", "q", "receiptHandle", ""), errHandle},
+		{"stale handle", call("DeleteMessage", "queueName", "q", "receiptHandle", "00000000000000000000000000000001"), cmq.ErrInvalidReceiptHandle},
+		{"integer type", call("ReceiveMessage", "queueName", "q", "pollingWaitSeconds", "soon"), detail(errType, "pollingWaitSeconds")},
+		{"unknown action", call("PeekMessage", "queueName", "q"), detail(errAction, "PeekMessage")},
+		{"SecretId without AKID", c.signed("test", e2eKey).call(t, ctx, "ListQueue"), errSecretAKID},
+		{"queue limit", func() resp {
+			for i := range 5 {
+				requireOK(t, call("CreateQueue", "queueName", fmt.Sprintf("more%d", i)))
+			}
+			return call("CreateQueue", "queueName", "one-too-many")
+		}(), cmq.ErrQueueLimit},
+		{"nonce cache full", func() resp {
+			var r resp
+			for range 40 {
+				if r = call("ListQueue"); r.code() != 0 {
+					break
+				}
+			}
+			return r
+		}(), errSlowDown},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) { assertIs(t, st.got, st.want) })
+	}
+}
+
+// indexed returns name.0, "x", name.1, "x", ... for n items.
+func indexed(name string, n int) []string {
+	var kv []string
+	for i := range n {
+		kv = append(kv, fmt.Sprintf("%s.%d", name, i), "x")
+	}
+	return kv
+}
+
 func mustQueueB(t *testing.T, b *cmq.Broker, name string) *cmq.Queue {
 	t.Helper()
 	q, err := b.Queue(name)
@@ -258,6 +352,7 @@ func TestEndToEndLongPoll(t *testing.T) {
 	got := make(chan resp, 1)
 	go func() { got <- c.call(t, ctx, "ReceiveMessage", "queueName", "q", "pollingWaitSeconds", "20") }()
 	<-entered
+	waitParked(t, 1)
 	c.method = "POST"
 	requireOK(t, c.call(t, ctx, "SendMessage", "queueName", "q", "msgBody", "wake up"))
 	<-entered
@@ -302,6 +397,7 @@ func TestEndToEndClientDisconnect(t *testing.T) {
 		errc <- err
 	}()
 	<-entered
+	waitParked(t, 1)
 	start := time.Now()
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)

@@ -22,6 +22,8 @@ var (
 	errPath         = &cmq.Error{Code: 4000, Module: 10400, Message: "cannot find %s in uri"}
 	errAuth         = &cmq.Error{Code: 4100, Module: 10030, Message: "authentication failed"}
 	errSecretID     = &cmq.Error{Code: 4100, Module: 10270, Message: "secret id is not existed"}
+	errSecretAKID   = &cmq.Error{Code: 4000, Module: 10450, Message: "secret id dosen't begin with AKID"}
+	errHandle       = &cmq.Error{Code: 4000, Module: 10470, Message: "receiptHandle error"}
 	errSlowDown     = &cmq.Error{Code: 4480, Module: 10460, Message: "exceed interface frequency limit, please slow down"}
 	errOutOfRangeFm = &cmq.Error{Code: 4000, Module: 10350, Message: "parameter %s value or length is out of range"}
 )

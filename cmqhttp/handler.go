@@ -12,8 +12,10 @@
 // outcome, failures included, is HTTP 200 with a JSON object holding a
 // number "code" (0 on success), a string "message" ("(module)text" on
 // failure, from [cmq.Error.WireMessage]), a fresh "requestId", and the
-// action's fields at the top level. Only a wrong path is answered with HTTP
-// 404 (and the same JSON shape, 4000/10400).
+// action's fields at the top level; a path other than [Path] is 4000/10400.
+// A GET is limited by the http.Server's MaxHeaderBytes too: give it room
+// for MaxRequestBytes, or net/http refuses a long query string with its own
+// HTTP 431 before the handler sees it.
 //
 // Parameters follow CMQ: names are case-sensitive, '_' and '.' in a name
 // are the same character, a name may appear once (4000/10330), values are
@@ -92,6 +94,7 @@ type Handler struct {
 	creds    map[string]string
 	log      *slog.Logger
 	maxBytes int64
+	tooLarge *cmq.Error // 4000/10420 for a request over maxBytes
 	now      func() time.Time
 	nonces   *nonceCache
 	actions  map[string]action
@@ -121,6 +124,11 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 	}
 	if h.maxBytes <= 0 {
 		h.maxBytes = 1 << 20
+	}
+	h.tooLarge = detail(errParse, "request")
+	if h.maxBytes != 1<<20 { // CMQ's text names its own limit
+		h.tooLarge = &cmq.Error{Code: errParse.Code, Module: errParse.Module,
+			Message: fmt.Sprintf("cannot parse request, or request size is more than %d bytes", h.maxBytes)}
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -155,17 +163,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	action, queue, why := "", "", ""
 	out, err := fields(nil), error(nil)
-	status := http.StatusOK
 	func() {
 		if r.URL.Path != Path {
-			status, err = http.StatusNotFound, detail(errPath, r.URL.Path)
+			err = detail(errPath, r.URL.Path)
 			return
 		}
 		var p *params
 		if p, err = h.read(w, r); err != nil {
 			return
 		}
-		queue, _ = p.str("queueName")
+		queue, action = p.peek("queueName"), p.peek("Action")
 		if len(h.creds) > 0 {
 			if _, why, err = h.authenticate(r.Method, r.Host, p); err != nil {
 				return
@@ -190,7 +197,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code, msg = e.Code, e.WireMessage()
 	}
 	out["code"], out["message"], out["requestId"] = code, msg, reqID
-	writeJSON(w, status, out)
+	writeJSON(w, out)
 	if h.log.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []slog.Attr{
 			slog.String("requestId", reqID),
@@ -219,21 +226,22 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*params, error) 
 	switch r.Method {
 	case http.MethodGet:
 		if int64(len(r.URL.RawQuery)) > h.maxBytes {
-			return nil, detail(errParse, "request")
+			return nil, h.tooLarge
 		}
 		return parseParams(r.URL.RawQuery)
 	case http.MethodPost:
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBytes))
 		if err != nil {
-			return nil, detail(errParse, "request")
+			return nil, h.tooLarge
 		}
 		return parseParams(string(body))
 	}
 	return nil, detail(errMethod, r.Method)
 }
 
-// writeJSON writes v as the JSON response, HTML characters unescaped.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON writes v as the JSON response, HTTP 200, HTML characters
+// unescaped.
+func writeJSON(w http.ResponseWriter, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -243,7 +251,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
 

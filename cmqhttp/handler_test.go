@@ -129,7 +129,9 @@ func TestActions(t *testing.T) {
 		assert.Equal(t, 1, r.int("totalCount"))
 		assert.Equal(t, []string{"src"}, names(r))
 		assertIs(t, c.call(t, ctx, "DeleteQueue", "queueName", "dlq"), cmq.ErrDeadLetterQueueInUse)
-		requireOK(t, c.call(t, ctx, "UnbindDeadLetterQueue", "queueName", "src"))
+		r = c.call(t, ctx, "UnbindDeadLetterQueue", "queueName", "src")
+		requireOK(t, r)
+		assert.Equal(t, mustQueue(t, e, "src").ID(), r.str("queueId"))
 		assertIs(t, c.call(t, ctx, "UnbindDeadLetterQueue", "queueName", "src"), cmq.ErrDeadLetterQueueNotExist)
 		r = c.call(t, ctx, "ListDeadLetterSourceQueues", "deadLetterQueueName", "dlq")
 		assert.Equal(t, 0, r.int("totalCount"))
@@ -364,7 +366,7 @@ func TestMethodPathSize(t *testing.T) {
 			assertIs(t, r, detail(errMethod, m))
 		}
 		st, r := c.sendRaw(t, ctx, "POST", "/v2/other.php", "Action=ListQueue")
-		assert.Equal(t, http.StatusNotFound, st)
+		assert.Equal(t, http.StatusOK, st)
 		assertIs(t, r, detail(errPath, "/v2/other.php"))
 
 		atLimit := "Action=ListQueue&x=" + strings.Repeat("a", 100-len("Action=ListQueue&x="))
@@ -372,7 +374,8 @@ func TestMethodPathSize(t *testing.T) {
 			_, r = c.sendRaw(t, ctx, m, Path, atLimit)
 			requireOK(t, r)
 			_, r = c.sendRaw(t, ctx, m, Path, atLimit+"a")
-			assertIs(t, r, detail(errParse, "request"))
+			assertErr(t, r, 4000, 10420)
+			assert.Equal(t, "(10420)cannot parse request, or request size is more than 100 bytes", r.str("message"))
 		}
 		for _, bad := range []string{"Action=ListQueue&x=%zz", "Action=ListQueue;x=1", "Action=%FF"} {
 			_, r = c.sendRaw(t, ctx, "POST", Path, bad)
@@ -475,6 +478,20 @@ func TestParameterNames(t *testing.T) {
 		_, r = c.sendRaw(t, ctx, "POST", Path, "Action=BatchSendMessage&queueName=q&msgBody.1=a&msgBody_1=b")
 		assertIs(t, r, detail(errNotRepeated, "msgBody.1"))
 		assertIs(t, c.call(t, ctx, "SendMessage", "queueName", "q", "msgBody.1", "a"), detail(errNotRepeated, "msgBody"))
+		// A repeated parameter that the action does not read is ignored
+		// like any unknown one; one that it reads is refused.
+		_, r = c.sendRaw(t, ctx, "POST", Path, "Action=SendMessage&queueName=q&msgBody=a&Region=gz&Region=sh&x_y=1&x.y=2")
+		requireOK(t, r)
+		_, r = c.sendRaw(t, ctx, "POST", Path, "Action=SendMessage&queueName=q&queueName=q&msgBody=a")
+		assertIs(t, r, detail(errNotRepeated, "queueName"))
+		_, r = c.sendRaw(t, ctx, "POST", Path, "Action=ListQueue&searchWord=a&searchWord=b")
+		assertIs(t, r, detail(errNotRepeated, "searchWord"))
+		_, r = c.sendRaw(t, ctx, "POST", Path, "Action=ListQueue&limit=1&limit=2")
+		assertIs(t, r, detail(errNotRepeated, "limit"))
+		_, r = c.sendRaw(t, ctx, "POST", Path, "Action=CreateQueue&queueName=r&visibilityTimeout=1&visibilityTimeout=1")
+		assertIs(t, r, detail(errNotRepeated, "visibilityTimeout"))
+		_, r = c.sendRaw(t, ctx, "POST", Path, "Action=ListQueue&Action=ListQueue")
+		assertIs(t, r, detail(errNotRepeated, "Action"))
 		assertIs(t, c.call(t, ctx, "sendMessage", "queueName", "q", "msgBody", "a"), detail(errAction, "sendMessage"))
 		assertIs(t, c.call(t, ctx, "CreateTopic", "topicName", "t"), detail(errAction, "CreateTopic"))
 	})
@@ -502,6 +519,13 @@ func TestBatchDeleteErrors(t *testing.T) {
 		r = c.call(t, ctx, "BatchDeleteMessage", "queueName", "q", "receiptHandle.0", msgs[0].str("receiptHandle"))
 		assertIs(t, r, cmq.ErrBatchDeleteFailed)
 		assert.Equal(t, []resp{wantItem(msgs[0].str("receiptHandle"))}, r.list("errorList"))
+
+		// An empty handle is 4000/10470, alone or in a batch.
+		assertIs(t, c.call(t, ctx, "DeleteMessage", "queueName", "q", "receiptHandle", ""), errHandle)
+		r = c.call(t, ctx, "BatchDeleteMessage", "queueName", "q", "receiptHandle.0", "", "receiptHandle.1", "junk")
+		assertIs(t, r, cmq.ErrBatchDeleteFailed)
+		assert.Equal(t, []resp{{"code": num(4000), "message": "(10470)receiptHandle error", "receiptHandle": ""}, wantItem("junk")},
+			r.list("errorList"))
 
 		requireOK(t, c.call(t, ctx, "BatchDeleteMessage", "queueName", "q", "receiptHandle.0", msgs[1].str("receiptHandle")))
 		kv := []string{"queueName", "q"}

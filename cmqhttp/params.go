@@ -26,11 +26,14 @@ type param struct {
 type params struct {
 	list []param
 	m    map[string]string
+	dup  map[string]bool // names that came more than once
 }
 
 // parseParams decodes a form-encoded string (a query string or a POST
-// body). Every name may appear once; names that differ only by '_' and
-// '.' are the same name. Values must be valid UTF-8.
+// body). Names that differ only by '_' and '.' are the same name. A name
+// may come more than once, but an action that reads such a parameter
+// refuses it (4000/10330), so repeated parameters that no action reads are
+// ignored like any other unknown one. Names and values must be UTF-8.
 func parseParams(s string) (*params, error) {
 	vals, err := url.ParseQuery(s)
 	if err != nil {
@@ -38,14 +41,22 @@ func parseParams(s string) (*params, error) {
 	}
 	p := &params{list: make([]param, 0, len(vals)), m: make(map[string]string, len(vals))}
 	for name, vs := range vals {
-		norm := normName(name)
-		if len(vs) != 1 || p.has(norm) {
-			return nil, detail(errNotRepeated, norm)
-		}
-		if !utf8.ValidString(name) || !utf8.ValidString(vs[0]) {
+		if !utf8.ValidString(name) {
 			return nil, detail(errParse, "request: parameters must be UTF-8")
 		}
-		p.list = append(p.list, param{name, vs[0]})
+		norm := normName(name)
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return nil, detail(errParse, "request: parameters must be UTF-8")
+			}
+			p.list = append(p.list, param{name, v})
+		}
+		if _, seen := p.m[norm]; seen || len(vs) > 1 {
+			if p.dup == nil {
+				p.dup = make(map[string]bool)
+			}
+			p.dup[norm] = true
+		}
 		p.m[norm] = vs[0]
 	}
 	return p, nil
@@ -53,22 +64,24 @@ func parseParams(s string) (*params, error) {
 
 func normName(name string) string { return strings.ReplaceAll(name, "_", ".") }
 
-func (p *params) has(name string) bool {
-	_, ok := p.m[name]
-	return ok
-}
+// peek returns the value of a parameter as received, for logs.
+func (p *params) peek(name string) string { return p.m[name] }
 
-// str returns the value of an optional parameter.
-func (p *params) str(name string) (string, bool) {
-	v, ok := p.m[name]
-	return v, ok
+// optional returns the value of an optional parameter: ok is false when it
+// is absent; 4000/10330 when it came more than once.
+func (p *params) optional(name string) (v string, ok bool, err error) {
+	if p.dup[name] {
+		return "", true, detail(errNotRepeated, name)
+	}
+	v, ok = p.m[name]
+	return v, ok, nil
 }
 
 // required returns the value of a required parameter: 4000/10390 when it
-// is missing, 4000/10330 when it came as an array.
+// is missing, 4000/10330 when it came as an array or more than once.
 func (p *params) required(name string) (string, error) {
-	if v, ok := p.m[name]; ok {
-		return v, nil
+	if v, ok, err := p.optional(name); ok {
+		return v, err
 	}
 	prefix := name + "."
 	for k := range p.m {
@@ -82,9 +95,9 @@ func (p *params) required(name string) (string, error) {
 // integer parses an optional integer parameter: 4000/10360 when it is not
 // an integer, 4000/10350 when it does not fit in 64 bits.
 func (p *params) integer(name string) (int64, bool, error) {
-	v, ok := p.m[name]
-	if !ok {
-		return 0, false, nil
+	v, ok, err := p.optional(name)
+	if !ok || err != nil {
+		return 0, false, err
 	}
 	n, err := parseInt(name, v)
 	return n, err == nil, err
@@ -176,6 +189,9 @@ func (p *params) array(name string, max int) ([]string, error) {
 		if !ok {
 			return nil, detail(errKeyFormat, k)
 		}
+		if p.dup[k] {
+			return nil, detail(errNotRepeated, k)
+		}
 		items = append(items, item{i, v})
 	}
 	if len(items) == 0 {
@@ -239,7 +255,11 @@ func (p *params) attributes() (cmq.QueueAttributes, error) {
 	if a.RewindPeriod, err = p.seconds("rewindSeconds"); err != nil {
 		return a, err
 	}
-	if v, ok := p.str("deadLetterPolicy"); ok && v != "" {
+	v, _, err := p.optional("deadLetterPolicy")
+	if err != nil {
+		return a, err
+	}
+	if v != "" {
 		if a.DeadLetterPolicy, err = parsePolicy(v); err != nil {
 			return a, err
 		}

@@ -76,7 +76,10 @@ func (h *Handler) authenticate(method, host string, p *params) (string, string, 
 		return "", "", err
 	}
 	key, ok := h.creds[id]
-	if !ok {
+	switch {
+	case !ok && !strings.HasPrefix(id, "AKID"):
+		return id, "SecretId without AKID", errSecretAKID
+	case !ok:
 		return id, "unknown SecretId", errSecretID
 	}
 	got, err := p.required("Signature")
@@ -105,7 +108,10 @@ func (h *Handler) authenticate(method, host string, p *params) (string, string, 
 		pairs[i] = [2]string{x.name, x.value}
 		hasAt = hasAt || strings.HasPrefix(x.value, "@")
 	}
-	sm, _ := p.str("SignatureMethod")
+	sm, _, err := p.optional("SignatureMethod")
+	if err != nil {
+		return id, "", err
+	}
 	if !h.signatureMatches(sm, key, got, StringToSign(method, host, pairs, false)) &&
 		!(hasAt && method == "POST" && h.signatureMatches(sm, key, got, StringToSign(method, host, pairs, true))) {
 		return id, "signature mismatch", errAuth

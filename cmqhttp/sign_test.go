@@ -106,6 +106,8 @@ func TestAuthentication(t *testing.T) {
 		{"valid", func(map[string]string, *client) {}, func(t *testing.T, r resp) { requireOK(t, r) }},
 		{"unknown SecretId", func(v map[string]string, c *client) { v["SecretId"] = "AKIDother"; c.sign(v) },
 			func(t *testing.T, r resp) { assertIs(t, r, errSecretID) }},
+		{"SecretId without AKID", func(v map[string]string, c *client) { v["SecretId"] = "test"; c.sign(v) },
+			func(t *testing.T, r resp) { assertIs(t, r, errSecretAKID) }},
 		{"missing SecretId", func(v map[string]string, c *client) { delete(v, "SecretId") },
 			func(t *testing.T, r resp) { assertIs(t, r, detail(errMissing, "SecretId")) }},
 		{"missing Signature", func(v map[string]string, c *client) { delete(v, "Signature") },

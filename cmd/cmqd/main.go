@@ -19,11 +19,30 @@
 //	-batch-bytes int       most bytes of bodies in one batch send
 //	                       (default 1048576)
 //	-max-request-bytes int largest request (default 1048576)
+//	-max-nonces int        most nonces remembered against replays; when full,
+//	                       signed requests get 4480 (default 1000000)
+//	-batch-size int        most messages in one batch (default 16)
+//	-queue-name-length int longest queue name (default 64)
+//	-dead-letter-sources int  most source queues per dead-letter queue (default 6)
+//
+// Every range of the broker's limits has a flag too, "MIN:MAX" or
+// "MIN:MAX:DEFAULT" (durations in Go's syntax, such as 30s or 12h):
+//
+//	-delay, -msg-heap-num, -polling-wait, -visibility-timeout, -msg-size,
+//	-msg-retention, -max-receive-count, -max-time-to-live, -list-limit
+//
+// for example -msg-heap-num 1:1000000000:10 for queues that hold 10
+// messages unless created with more, or -polling-wait 0:5m to allow long
+// polls of up to 5 minutes. -max-msg-size N is -msg-size with only the
+// maximum changed.
+//
 //	-log-level string      debug, info, warn or error (default "info"); debug
 //	                       logs one line per request
 //	-shutdown-timeout duration  how long shutdown waits for requests (default 10s)
 //
-// Flags override the environment. SIGINT or SIGTERM shuts down gracefully:
+// A GET whose request line and headers exceed -max-request-bytes plus 64 KiB
+// is refused by net/http itself (HTTP 431, not a CMQ answer); the SDKs send
+// such requests as POST. Flags override the environment. SIGINT or SIGTERM shuts down gracefully:
 // the server stops accepting, long polls end at once with "no message",
 // in-flight requests finish, then the broker is closed. Messages live in
 // memory only.
@@ -40,6 +59,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,6 +87,7 @@ type config struct {
 	secretKey       string
 	limits          cmq.Limits
 	maxRequestBytes int64
+	maxNonces       int
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 }
@@ -83,7 +105,21 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&c.limits.QPS, "qps", c.limits.QPS, "messages per second per queue for each of send, receive and delete; 0 = unlimited")
 	fs.IntVar(&c.limits.MsgSize.Max, "max-msg-size", c.limits.MsgSize.Max, "largest maxMsgSize a queue may have, in bytes")
 	fs.IntVar(&c.limits.BatchBytes, "batch-bytes", c.limits.BatchBytes, "most bytes of bodies in one batch send")
+	fs.IntVar(&c.limits.BatchSize, "batch-size", c.limits.BatchSize, "most messages in one batch send, receive or delete")
+	fs.IntVar(&c.limits.QueueNameLength, "queue-name-length", c.limits.QueueNameLength, "longest queue name")
+	fs.IntVar(&c.limits.DeadLetterSources, "dead-letter-sources", c.limits.DeadLetterSources, "most source queues per dead-letter queue")
+	l := &c.limits
+	fs.Var(durationRange{&l.Delay}, "delay", "range of delaySeconds, MIN:MAX[:DEFAULT]")
+	fs.Var(intRange{&l.MsgHeapNum}, "msg-heap-num", "range of maxMsgHeapNum, MIN:MAX[:DEFAULT]")
+	fs.Var(durationRange{&l.PollingWait}, "polling-wait", "range of pollingWaitSeconds, MIN:MAX[:DEFAULT]")
+	fs.Var(durationRange{&l.VisibilityTimeout}, "visibility-timeout", "range of visibilityTimeout, MIN:MAX[:DEFAULT]")
+	fs.Var(intRange{&l.MsgSize}, "msg-size", "range of maxMsgSize in bytes, MIN:MAX[:DEFAULT]")
+	fs.Var(durationRange{&l.MsgRetention}, "msg-retention", "range of msgRetentionSeconds, MIN:MAX[:DEFAULT]")
+	fs.Var(intRange{&l.MaxReceiveCount}, "max-receive-count", "range of a dead-letter policy's maxReceiveCount, MIN:MAX")
+	fs.Var(durationRange{&l.MaxTimeToLive}, "max-time-to-live", "range of a dead-letter policy's maxTimeToLive, MIN:MAX")
+	fs.Var(intRange{&l.ListLimit}, "list-limit", "range of a list's limit, MIN:MAX[:DEFAULT]")
 	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 1<<20, "largest request: POST body or GET query string")
+	fs.IntVar(&c.maxNonces, "max-nonces", 1_000_000, "most nonces remembered against replays (a 300 s window); when full, signed requests get 4480")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error; debug logs every request")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +135,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	c.limits.MsgSize.Default = min(c.limits.MsgSize.Default, c.limits.MsgSize.Max)
 	if c.maxRequestBytes < 1 {
 		return c, errors.New("-max-request-bytes must be positive")
+	}
+	if c.maxNonces < 1 {
+		return c, errors.New("-max-nonces must be positive")
 	}
 	if err := c.limits.Validate(); err != nil {
 		return c, err
@@ -122,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer b.Close()
-	hc := cmqhttp.Config{Logger: log, MaxRequestBytes: c.maxRequestBytes}
+	hc := cmqhttp.Config{Logger: log, MaxRequestBytes: c.maxRequestBytes, MaxNonces: c.maxNonces}
 	if c.secretID != "" {
 		hc.Credentials = map[string]string{c.secretID: c.secretKey}
 	}
@@ -156,10 +195,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log.Info("cmqd shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
 	defer cancel()
-	shut := make(chan error, 1)
-	go func() { shut <- srv.Shutdown(sctx) }()
-	cancelBase() // long polls return now; Shutdown waits for their answers
-	err = <-shut
+	// Shutdown closes the listeners, then runs cancelBase: long polls
+	// return now, and Shutdown waits for their answers.
+	srv.RegisterOnShutdown(cancelBase)
+	err = srv.Shutdown(sctx)
 	<-served // http.ErrServerClosed
 	b.Close()
 	if err != nil {
@@ -168,5 +207,47 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	log.Info("cmqd stopped")
+	return nil
+}
+
+// intRange and durationRange are flag values for a [cmq.Range]: "MIN:MAX"
+// or "MIN:MAX:DEFAULT". With MIN:MAX the default is kept, moved into the
+// new range if it falls outside.
+type (
+	intRange      struct{ r *cmq.Range[int] }
+	durationRange struct{ r *cmq.Range[time.Duration] }
+)
+
+func (v intRange) String() string      { return rangeString(v.r) }
+func (v durationRange) String() string { return rangeString(v.r) }
+func (v intRange) Set(s string) error  { return setRange(v.r, s, strconv.Atoi) }
+func (v durationRange) Set(s string) error {
+	return setRange(v.r, s, time.ParseDuration)
+}
+
+func rangeString[T int | time.Duration](r *cmq.Range[T]) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("%v:%v:%v", r.Min, r.Max, r.Default)
+}
+
+func setRange[T int | time.Duration](r *cmq.Range[T], s string, parse func(string) (T, error)) error {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return errors.New("want MIN:MAX or MIN:MAX:DEFAULT")
+	}
+	var vals [3]T
+	for i, p := range parts {
+		v, err := parse(p)
+		if err != nil {
+			return err
+		}
+		vals[i] = v
+	}
+	if len(parts) == 2 {
+		vals[2] = min(max(r.Default, vals[0]), vals[1])
+	}
+	*r = cmq.Range[T]{Min: vals[0], Max: vals[1], Default: vals[2]}
 	return nil
 }

@@ -38,18 +38,43 @@ func TestParseConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, noEnv, func(t *testing.T, c config) {
-			assert.Equal(t, config{addr: "127.0.0.1:8080", limits: def, maxRequestBytes: 1 << 20,
+			assert.Equal(t, config{addr: "127.0.0.1:8080", limits: def, maxRequestBytes: 1 << 20, maxNonces: 1_000_000,
 				logLevel: slog.LevelInfo, shutdownTimeout: 10 * time.Second}, c)
 		}, ""},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-secret-id", "AKIDa", "-secret-key", "k", "-max-queues", "5",
 			"-qps", "0", "-max-msg-size", "2048", "-batch-bytes", "4096", "-max-request-bytes", "9999",
-			"-log-level", "debug", "-shutdown-timeout", "3s"}, noEnv, func(t *testing.T, c config) {
+			"-log-level", "debug", "-shutdown-timeout", "3s", "-max-nonces", "77"}, noEnv, func(t *testing.T, c config) {
 			want := def
 			want.Queues, want.QPS, want.BatchBytes = 5, 0, 4096
 			want.MsgSize.Max, want.MsgSize.Default = 2048, 2048
 			assert.Equal(t, config{addr: "127.0.0.1:0", secretID: "AKIDa", secretKey: "k", limits: want,
-				maxRequestBytes: 9999, logLevel: slog.LevelDebug, shutdownTimeout: 3 * time.Second}, c)
+				maxRequestBytes: 9999, maxNonces: 77, logLevel: slog.LevelDebug, shutdownTimeout: 3 * time.Second}, c)
 		}, ""},
+		{"every limit", []string{"-batch-size", "32", "-queue-name-length", "10", "-dead-letter-sources", "2",
+			"-delay", "0s:2h", "-msg-heap-num", "1:1000000000:10", "-polling-wait", "0:5m:1s",
+			"-visibility-timeout", "1ms:1h:2s", "-msg-size", "1:100", "-msg-retention", "1s:48h",
+			"-max-receive-count", "1:5", "-max-time-to-live", "1s:1h", "-list-limit", "1:500:100"}, noEnv, func(t *testing.T, c config) {
+			want := def
+			want.BatchSize, want.QueueNameLength, want.DeadLetterSources = 32, 10, 2
+			want.Delay = cmq.Range[time.Duration]{Min: 0, Max: 2 * time.Hour}
+			want.MsgHeapNum = cmq.Range[int]{Min: 1, Max: 1_000_000_000, Default: 10}
+			want.PollingWait = cmq.Range[time.Duration]{Min: 0, Max: 5 * time.Minute, Default: time.Second}
+			want.VisibilityTimeout = cmq.Range[time.Duration]{Min: time.Millisecond, Max: time.Hour, Default: 2 * time.Second}
+			want.MsgSize = cmq.Range[int]{Min: 1, Max: 100, Default: 100} // the default moves into the range
+			want.MsgRetention = cmq.Range[time.Duration]{Min: time.Second, Max: 48 * time.Hour, Default: 48 * time.Hour}
+			want.MaxReceiveCount = cmq.Range[int]{Min: 1, Max: 5, Default: 1}
+			want.MaxTimeToLive = cmq.Range[time.Duration]{Min: time.Second, Max: time.Hour, Default: 300 * time.Second}
+			want.ListLimit = cmq.Range[int]{Min: 1, Max: 500, Default: 100}
+			assert.Equal(t, want, c.limits)
+		}, ""},
+		{"range with one part", []string{"-delay", "5s"}, noEnv, nil, `invalid value "5s" for flag -delay: want MIN:MAX or MIN:MAX:DEFAULT`},
+		{"range with four parts", []string{"-list-limit", "1:2:3:4"}, noEnv, nil, "want MIN:MAX or MIN:MAX:DEFAULT"},
+		{"range not a number", []string{"-msg-heap-num", "1:x"}, noEnv, nil, `invalid value "1:x" for flag -msg-heap-num`},
+		{"range not a duration", []string{"-polling-wait", "0:30"}, noEnv, nil, `invalid value "0:30" for flag -polling-wait`},
+		{"range reversed", []string{"-msg-retention", "2h:1h"}, noEnv, nil, "cmq: invalid Limits.MsgRetention"},
+		{"default outside", []string{"-list-limit", "1:10:11"}, noEnv, nil, "cmq: invalid Limits.ListLimit"},
+		{"zero batch size", []string{"-batch-size", "0"}, noEnv, nil, "cmq: invalid Limits.BatchSize"},
+		{"zero nonces", []string{"-max-nonces", "0"}, noEnv, nil, "-max-nonces must be positive"},
 		{"credentials from env", nil, env(map[string]string{"CMQ_SECRET_ID": "AKIDenv", "CMQ_SECRET_KEY": "envkey"}),
 			func(t *testing.T, c config) {
 				assert.Equal(t, "AKIDenv", c.secretID)
