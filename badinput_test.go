@@ -521,6 +521,40 @@ func TestBadInputClosed(t *testing.T) {
 	})
 }
 
+// After Close every call returns ErrClosed, even one whose arguments are
+// wrong too, and even on a queue deleted before the Close.
+func TestBadInputClosedWins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newBadFixture(t)
+		gone, err := f.b.Queue("other")
+		require.NoError(t, err)
+		require.NoError(t, f.b.DeleteQueue("other"))
+		require.NoError(t, f.b.Close())
+		ctx := t.Context()
+		for _, q := range []*cmq.Queue{f.main, gone} {
+			errs := queueMethodErrors(t, q, f.valid)
+			_, errs["Send empty"] = q.Send("", 0)
+			_, errs["Send long delay"] = q.Send("x", 2*time.Hour)
+			_, errs["BatchSend none"] = q.BatchSend(nil, 0)
+			_, errs["Receive long wait"] = q.Receive(ctx, time.Hour)
+			_, errs["BatchReceive 0"] = q.BatchReceive(ctx, 0, 0)
+			_, errs["BatchDelete none"] = q.BatchDelete(nil)
+			_, errs["ChangeVisibility negative"] = q.ChangeVisibility(f.valid, -1)
+			errs["SetAttributes bad"] = q.SetAttributes(cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Duration(0))})
+			for name, err := range errs {
+				assert.ErrorIs(t, err, cmq.ErrClosed, "%s on %s", name, q.Name())
+			}
+		}
+		_, err = f.b.CreateQueue("1bad", cmq.QueueAttributes{})
+		assert.ErrorIs(t, err, cmq.ErrClosed, "CreateQueue")
+		_, err = f.b.Queue("1bad")
+		assert.ErrorIs(t, err, cmq.ErrClosed, "Queue")
+		assert.ErrorIs(t, f.b.DeleteQueue("1bad"), cmq.ErrClosed, "DeleteQueue")
+		_, _, err = f.b.ListQueues(cmq.ListOptions{Offset: -1})
+		assert.ErrorIs(t, err, cmq.ErrClosed, "ListQueues")
+	})
+}
+
 // queueMethodErrors calls every Queue method with arguments that would
 // otherwise be valid and returns each error.
 func queueMethodErrors(t *testing.T, q *cmq.Queue, h string) map[string]error {

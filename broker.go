@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,17 +27,19 @@ type Broker struct {
 
 	mu      sync.RWMutex
 	queues  map[string]*Queue // by lower-case name
-	closed  bool
-	nextNum uint64 // numbers queues; prefixes message ids
+	closed  atomic.Bool       // set once, under mu; read without it by calls that check it first
+	nextNum uint64            // numbers queues; prefixes message ids
 }
 
 // NewBroker returns an empty Broker that enforces [DefaultLimits] unless an
-// option says otherwise. It fails only if [WithLimits] was given limits that
-// fail [Limits.Validate].
+// option says otherwise; nil options are ignored. It fails only if
+// [WithLimits] was given limits that fail [Limits.Validate].
 func NewBroker(opts ...Option) (*Broker, error) {
 	c := brokerConfig{limits: DefaultLimits(), logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o(&c)
+		}
 	}
 	if err := c.limits.Validate(); err != nil {
 		return nil, err
@@ -84,6 +87,17 @@ func (b *Broker) validName(name string) bool {
 // [ErrOutOfRange] and [ErrRewindPeriod] for attributes, the dead-letter
 // errors for a policy, [ErrClosed].
 func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error) {
+	q, err := b.createQueue(name, attrs)
+	if err == nil {
+		b.log.Info("queue created", "queue", name, "id", q.id)
+	}
+	return q, err
+}
+
+func (b *Broker) createQueue(name string, attrs QueueAttributes) (*Queue, error) {
+	if b.closed.Load() {
+		return nil, ErrClosed
+	}
 	if !b.validName(name) {
 		return nil, ErrQueueNameFormat
 	}
@@ -93,7 +107,7 @@ func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return nil, ErrClosed
 	}
 	key := strings.ToLower(name)
@@ -122,7 +136,6 @@ func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error)
 	q.delLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
 	b.bind(q, dlq)
 	b.queues[key] = q
-	b.log.Info("queue created", "queue", name, "id", q.id)
 	return q, nil
 }
 
@@ -140,12 +153,15 @@ func newQueueID() string {
 // Queue returns the queue name (compared case-insensitively).
 // Errors: [ErrQueueNameFormat], [ErrQueueNotExist], [ErrClosed].
 func (b *Broker) Queue(name string) (*Queue, error) {
+	if b.closed.Load() {
+		return nil, ErrClosed
+	}
 	if !b.validName(name) {
 		return nil, ErrQueueNameFormat
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.closed {
+	if b.closed.Load() {
 		return nil, ErrClosed
 	}
 	q := b.queues[strings.ToLower(name)]
@@ -163,12 +179,23 @@ func (b *Broker) Queue(name string) (*Queue, error) {
 // [ErrDeadLetterQueueInUse] when other queues use it as their dead-letter
 // queue, [ErrClosed].
 func (b *Broker) DeleteQueue(name string) error {
+	err := b.deleteQueue(name)
+	if err == nil {
+		b.log.Info("queue deleted", "queue", name)
+	}
+	return err
+}
+
+func (b *Broker) deleteQueue(name string) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
 	if !b.validName(name) {
 		return ErrQueueNameFormat
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return ErrClosed
 	}
 	key := strings.ToLower(name)
@@ -184,7 +211,6 @@ func (b *Broker) DeleteQueue(name string) error {
 	q.mu.Lock()
 	q.shut(stateDeleted)
 	q.mu.Unlock()
-	b.log.Info("queue deleted", "queue", q.name)
 	return nil
 }
 
@@ -212,7 +238,7 @@ type QueueSummary struct {
 func (b *Broker) ListQueues(o ListOptions) ([]QueueSummary, int, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.closed {
+	if b.closed.Load() {
 		return nil, 0, ErrClosed
 	}
 	return b.page(b.queues, o)
@@ -228,7 +254,7 @@ func (b *Broker) ListDeadLetterSourceQueues(dlq string, o ListOptions) ([]QueueS
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if b.closed {
+	if b.closed.Load() {
 		return nil, 0, ErrClosed
 	}
 	d := b.queues[strings.ToLower(dlq)]
@@ -278,16 +304,18 @@ func (b *Broker) page(queues map[string]*Queue, o ListOptions) ([]QueueSummary, 
 // It is idempotent and always returns nil.
 func (b *Broker) Close() error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
+		b.mu.Unlock()
 		return nil
 	}
-	b.closed = true
+	b.closed.Store(true)
 	for _, q := range b.queues {
 		q.mu.Lock()
 		q.shut(stateClosed)
 		q.mu.Unlock()
 	}
-	b.log.Info("broker closed", "queues", len(b.queues))
+	n := len(b.queues)
+	b.mu.Unlock()
+	b.log.Info("broker closed", "queues", n)
 	return nil
 }

@@ -477,3 +477,10 @@ func TestCloseDuringWaitWithCancelledContext(t *testing.T) {
 		assert.False(t, errors.Is(err, context.Canceled))
 	})
 }
+
+// A nil option is ignored rather than called.
+func TestNewBrokerNilOption(t *testing.T) {
+	b, err := cmq.NewBroker(nil, cmq.WithLogger(nil), nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+}

@@ -3,6 +3,7 @@ package cmq
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // checkDeadLetter returns the dead-letter queue p names for source q, or
@@ -58,12 +59,12 @@ func (q *Queue) bindLocked(d *Queue) {
 func (q *Queue) UnbindDeadLetterQueue() error {
 	b := q.b
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	now, err := q.lockHeld()
 	if err != nil {
+		b.mu.Unlock()
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlockWith(&b.mu)
 	if q.dlq == nil {
 		return ErrDeadLetterQueueNotExist
 	}
@@ -85,7 +86,7 @@ func (q *Queue) pullSources() {
 	q.b.mu.RUnlock()
 	for _, s := range sources {
 		if _, err := s.lockHeld(); err == nil {
-			s.mu.Unlock()
+			s.unlock()
 		}
 	}
 }
@@ -138,14 +139,50 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 	dnow := max(now, d.horizon)
 	d.advance(dnow)
 	if d.retained() >= d.set.maxMsgHeapNum {
-		q.b.log.Warn("dead-letter queue full, message dropped", "queue", q.name, "deadLetterQueue", d.name, "msgId", id)
+		q.lost.add(d.name, id) // logged by q.unlock, outside the locks
 		return
 	}
-	m.dead = &deadLetter{src: DeadLetterSource{Queue: q.name, EnqueueTime: unixTime(m.enqueued), DequeueCount: int(m.dequeues)}, id: id}
+	if m.dead == nil { // moved on from a second dead-letter queue: keep the first record
+		m.dead = &deadLetter{src: DeadLetterSource{Queue: q.name, EnqueueTime: unixTime(m.enqueued), DequeueCount: int(m.dequeues)}, id: id}
+	}
 	m.seq = d.nextSeq
 	d.nextSeq++
 	m.enqueued, m.visibleAt, m.firstDeq, m.nonce, m.dequeues = dnow, dnow, 0, 0, 0
 	d.log.push(m)
 	d.insert(m, inReady) // visible at once, like a send without delay
 	d.waiters.wake(1)
+}
+
+// lostMessages records messages dropped because their dead-letter queue
+// was full, for a log record written once the queue's locks are released.
+type lostMessages struct {
+	n       int
+	queue   string // the dead-letter queue
+	firstID string
+}
+
+func (l *lostMessages) add(queue, id string) {
+	if l.n == 0 {
+		l.queue, l.firstID = queue, id
+	}
+	l.n++
+}
+
+// unlock unlocks q.mu, then logs what moveToDeadLetter dropped meanwhile.
+// Every path that may have advanced q unlocks with it.
+func (q *Queue) unlock() { q.unlockWith(nil) }
+
+// unlockWith is unlock for a caller that also holds other (the broker's
+// lock), which it unlocks after q.mu and before logging.
+func (q *Queue) unlockWith(other sync.Locker) {
+	lost := q.lost
+	q.lost = lostMessages{}
+	q.mu.Unlock()
+	if other != nil {
+		other.Unlock()
+	}
+	if lost.n > 0 {
+		q.b.log.Warn("dead-letter queue full, messages dropped", "queue", q.name,
+			"deadLetterQueue", lost.queue, "count", lost.n, "firstMsgId", lost.firstID)
+	}
 }

@@ -709,9 +709,57 @@ func TestDeadLetterQueueFull(t *testing.T) {
 			}
 		}
 		if assert.Len(t, dropped, 1) {
-			assert.Contains(t, dropped[0], "msgId="+ids[1])
+			assert.Contains(t, dropped[0], "count=1 firstMsgId="+ids[1])
 		}
 	})
+}
+
+// The logger runs outside every lock: a handler that calls back into the
+// broker and the queue that is logging does not deadlock.
+func TestLoggerCallsBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := cmq.DefaultLimits()
+		lim.MsgHeapNum.Min = 1
+		h := &callbackHandler{}
+		b := extBroker(t, cmq.WithLimits(lim), cmq.WithLogger(slog.New(h)))
+		h.b = b
+		extQueue(t, b, "dlq", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(1)})
+		src := extQueue(t, b, "src", cmq.QueueAttributes{
+			VisibilityTimeout: cmq.Ptr(time.Second),
+			DeadLetterPolicy:  &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1},
+		})
+		_, err := src.BatchSend([]string{"a", "b"}, 0)
+		require.NoError(t, err)
+		_, err = src.BatchReceive(t.Context(), 2, 0)
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		extNoMessage(t, src) // drops "b", and logs it
+		require.NoError(t, b.DeleteQueue("src"))
+		require.NoError(t, b.Close())
+		assert.Equal(t, []string{"queue created", "queue created", "dead-letter queue full, messages dropped",
+			"queue deleted", "broker closed"}, h.msgs)
+	})
+}
+
+// callbackHandler records messages, and on each calls the broker and each
+// of its queues.
+type callbackHandler struct {
+	b    *cmq.Broker
+	msgs []string
+}
+
+func (h *callbackHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *callbackHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *callbackHandler) WithGroup(string) slog.Handler            { return h }
+func (h *callbackHandler) Handle(_ context.Context, r slog.Record) error {
+	h.msgs = append(h.msgs, r.Message)
+	qs, _, _ := h.b.ListQueues(cmq.ListOptions{})
+	for _, s := range qs {
+		if q, err := h.b.Queue(s.Name); err == nil {
+			_, _ = q.Attributes()
+		}
+	}
+	return nil
 }
 
 func TestDeadLetterUnusableQueue(t *testing.T) {
@@ -872,5 +920,34 @@ func TestDeadLetterOnTimeToLiveMoveTime(t *testing.T) {
 		info, err := dlq.Attributes()
 		require.NoError(t, err)
 		assert.True(t, sent.Add(ttl).Equal(info.MinMsgTime))
+	})
+}
+
+// A message moved on from a second dead-letter queue keeps the record of
+// where it first came from.
+func TestDeadLetterChainKeepsFirstSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, d1 := dlPair(t, b, cmq.DeadLetterPolicy{MaxReceiveCount: 1}, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
+		d2 := extQueue(t, b, "d2", cmq.QueueAttributes{})
+		t0 := time.Now()
+		id, err := src.Send("x", 0)
+		require.NoError(t, err)
+		extReceive(t, src)
+		time.Sleep(time.Second)
+		extNoMessage(t, src) // moves it to d1
+		require.NoError(t, src.UnbindDeadLetterQueue())
+		require.NoError(t, d1.SetAttributes(cmq.QueueAttributes{
+			VisibilityTimeout: cmq.Ptr(time.Second),
+			DeadLetterPolicy:  &cmq.DeadLetterPolicy{DeadLetterQueue: "d2", MaxReceiveCount: 1},
+		}))
+		time.Sleep(time.Second)
+		extReceive(t, d1)
+		time.Sleep(time.Second)
+		extNoMessage(t, d1) // moves it to d2
+
+		m := extReceive(t, d2)
+		assert.Equal(t, id, m.ID)
+		assert.Equal(t, &cmq.DeadLetterSource{Queue: "src", EnqueueTime: t0, DequeueCount: 1}, m.DeadLetter)
 	})
 }

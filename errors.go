@@ -32,6 +32,9 @@ type Error struct {
 
 // Error returns "cmq: <message> (code <Code>, module <Module>)".
 func (e *Error) Error() string {
+	if e == nil {
+		return "cmq: <nil>"
+	}
 	return fmt.Sprintf("cmq: %s (code %d, module %d)", e.Message, e.Code, e.Module)
 }
 
@@ -44,7 +47,7 @@ func (e *Error) WireMessage() string {
 // Is reports whether target is an *Error with the same Code and Module.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && t.Module == e.Module
+	return ok && t != nil && e != nil && t.Code == e.Code && t.Module == e.Module
 }
 
 // withMessage returns a copy of e whose message is text; it still matches e.

@@ -185,5 +185,9 @@ func TestAsError(t *testing.T) {
 func TestErrorIsNonError(t *testing.T) {
 	assert.False(t, cmq.ErrNoMessage.Is(errors.New("no message")))
 	assert.False(t, cmq.ErrNoMessage.Is(nil))
+	var nilErr *cmq.Error
+	assert.False(t, errors.Is(cmq.ErrNoMessage, nilErr), "a typed nil target")
+	assert.False(t, nilErr.Is(cmq.ErrNoMessage))
+	assert.Equal(t, "cmq: <nil>", nilErr.Error())
 	assert.False(t, errors.Is(context.Canceled, cmq.ErrInternal))
 }

@@ -685,6 +685,7 @@ func (m *model) do(op int, in *modelInput) {
 				continue
 			}
 			x.deleted, x.handle, x.visibleAt = false, "", x.enqueued
+			x.dequeues, x.firstDeq = 0, time.Time{} // delivered afresh
 		}
 
 	case opPurge:

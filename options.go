@@ -92,9 +92,9 @@ func DefaultLimits() Limits {
 }
 
 // Validate reports whether l is usable: every count positive (QPS may be
-// 0), every range ordered with its default inside, and no range that lets
-// a wait, delay or timeout go negative. Its error is an [ErrInvalidParameter]
-// naming the field.
+// 0), every range ordered with its default inside, no range that lets a
+// wait, delay or timeout go negative, and none longer than [MaxDuration].
+// Its error is an [ErrInvalidParameter] naming the field.
 func (l Limits) Validate() error {
 	bad := func(field string) error {
 		return ErrInvalidParameter.withMessage("invalid Limits.%s", field)
@@ -112,26 +112,40 @@ func (l Limits) Validate() error {
 		return bad("QPS")
 	case l.DeadLetterSources < 1:
 		return bad("DeadLetterSources")
-	case !l.Delay.valid() || l.Delay.Min < 0:
+	case !l.Delay.valid() || l.Delay.Min < 0 || l.Delay.Max > MaxDuration:
 		return bad("Delay")
 	case !l.MsgHeapNum.valid() || l.MsgHeapNum.Min < 1:
 		return bad("MsgHeapNum")
-	case !l.PollingWait.valid() || l.PollingWait.Min < 0:
+	case !l.PollingWait.valid() || l.PollingWait.Min < 0 || l.PollingWait.Max > MaxDuration:
 		return bad("PollingWait")
-	case !l.VisibilityTimeout.valid() || l.VisibilityTimeout.Min <= 0:
+	case !l.VisibilityTimeout.valid() || l.VisibilityTimeout.Min <= 0 || l.VisibilityTimeout.Max > MaxDuration:
 		return bad("VisibilityTimeout")
 	case !l.MsgSize.valid() || l.MsgSize.Min < 1:
 		return bad("MsgSize")
-	case !l.MsgRetention.valid() || l.MsgRetention.Min <= 0:
+	case !l.MsgRetention.valid() || l.MsgRetention.Min <= 0 || l.MsgRetention.Max > MaxDuration:
 		return bad("MsgRetention")
 	case !l.MaxReceiveCount.valid() || l.MaxReceiveCount.Min < 1:
 		return bad("MaxReceiveCount")
-	case !l.MaxTimeToLive.valid() || l.MaxTimeToLive.Min <= 0:
+	case !l.MaxTimeToLive.valid() || l.MaxTimeToLive.Min <= 0 || l.MaxTimeToLive.Max > MaxDuration:
 		return bad("MaxTimeToLive")
 	case !l.ListLimit.valid() || l.ListLimit.Min < 1:
 		return bad("ListLimit")
 	}
 	return nil
+}
+
+// MaxDuration is the longest duration [Limits] may allow anywhere: 100
+// years, so that any instant a queue computes (now plus a delay, a
+// timeout or a retention) fits in Unix nanoseconds.
+const MaxDuration = 100 * 365 * 24 * time.Hour
+
+// batchTooLarge returns ErrBatchTooLarge, its text naming l.BatchBytes
+// when that is not CMQ's 1 MiB.
+func (l *Limits) batchTooLarge() error {
+	if l.BatchBytes == 1<<20 {
+		return ErrBatchTooLarge
+	}
+	return ErrBatchTooLarge.withMessage("total message size exceed %d bytes", l.BatchBytes)
 }
 
 // An Option configures a [Broker] in [NewBroker].

@@ -3,6 +3,7 @@ package cmq_test
 import (
 	"bytes"
 	"log/slog"
+	"math"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -105,6 +106,12 @@ func TestWithLimitsRejectsInvalid(t *testing.T) {
 		{"ListLimit", func(l *cmq.Limits) { l.ListLimit = cmq.Range[int]{Min: 0, Max: 50, Default: 20} }},
 		{"ListLimit", func(l *cmq.Limits) { l.ListLimit.Default = 51 }},
 		{"Queues", func(l *cmq.Limits) { *l = cmq.Limits{} }}, // the zero Limits
+		// Durations so long that now plus one would overflow.
+		{"Delay", func(l *cmq.Limits) { l.Delay.Max = cmq.MaxDuration + 1 }},
+		{"PollingWait", func(l *cmq.Limits) { l.PollingWait.Max = math.MaxInt64 }},
+		{"VisibilityTimeout", func(l *cmq.Limits) { l.VisibilityTimeout.Max = cmq.MaxDuration + 1 }},
+		{"MsgRetention", func(l *cmq.Limits) { l.MsgRetention.Max = cmq.MaxDuration + 1 }},
+		{"MaxTimeToLive", func(l *cmq.Limits) { l.MaxTimeToLive.Max = cmq.MaxDuration + 1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
@@ -131,6 +138,10 @@ func TestLimitsValidateEdges(t *testing.T) {
 		{"QPS 0 means no limit", func(l *cmq.Limits) { l.QPS = 0 }},
 		{"all counts 1", func(l *cmq.Limits) {
 			l.Queues, l.QueueNameLength, l.BatchSize, l.BatchBytes, l.DeadLetterSources = 1, 1, 1, 1, 1
+		}},
+		{"every duration up to MaxDuration", func(l *cmq.Limits) {
+			l.Delay.Max, l.PollingWait.Max, l.VisibilityTimeout.Max = cmq.MaxDuration, cmq.MaxDuration, cmq.MaxDuration
+			l.MsgRetention.Max, l.MaxTimeToLive.Max = cmq.MaxDuration, cmq.MaxDuration
 		}},
 		{"single-point ranges", func(l *cmq.Limits) {
 			l.MsgHeapNum = cmq.Range[int]{Min: 1, Max: 1, Default: 1}

@@ -45,6 +45,8 @@ type Queue struct {
 
 	sendLimit, recvLimit, delLimit *rate.Limiter // nil: no limit
 
+	lost lostMessages // dropped at a full dead-letter queue, not yet logged
+
 	waiters waitList    // receives parked in a long poll
 	timer   *time.Timer // wakes waiters when the next message becomes visible
 	timerAt int64       // when timer fires; 0: not armed
@@ -84,13 +86,13 @@ func (q *Queue) lock() (int64, error) {
 // pull from sources, which needs that lock.
 func (q *Queue) lockHeld() (int64, error) {
 	q.mu.Lock()
-	switch q.state {
-	case stateDeleted:
-		q.mu.Unlock()
-		return 0, ErrQueueNotExist
-	case stateClosed:
+	switch {
+	case q.state == stateClosed, q.b.closed.Load(): // a queue deleted before Close too
 		q.mu.Unlock()
 		return 0, ErrClosed
+	case q.state == stateDeleted:
+		q.mu.Unlock()
+		return 0, ErrQueueNotExist
 	}
 	now := max(q.b.now(), q.horizon)
 	q.advance(now)
@@ -212,7 +214,7 @@ func (q *Queue) Attributes() (QueueInfo, error) {
 	if err != nil {
 		return QueueInfo{}, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	info := QueueInfo{
 		ID:                q.id,
 		Name:              q.name,
@@ -261,13 +263,16 @@ func (q *Queue) oldestLive() *message {
 func (q *Queue) SetAttributes(a QueueAttributes) error {
 	// Bindings change under the broker's lock, taken before q.mu.
 	b := q.b
+	if b.closed.Load() {
+		return ErrClosed
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	now, err := q.lockHeld()
 	if err != nil {
+		b.mu.Unlock()
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlockWith(&b.mu)
 	set, err := q.set.apply(a, &b.limits)
 	if err != nil {
 		return err
@@ -306,7 +311,7 @@ func (q *Queue) SetAttributes(a QueueAttributes) error {
 // A failed send enqueues nothing.
 func (q *Queue) Send(body string, delay time.Duration) (string, error) {
 	bodies, ids := [1]string{body}, [1]string{}
-	if err := q.send(bodies[:], delay, ids[:]); err != nil {
+	if err := q.send(bodies[:], false, delay, ids[:]); err != nil {
 		return "", err
 	}
 	return ids[0], nil
@@ -318,20 +323,26 @@ func (q *Queue) Send(body string, delay time.Duration) (string, error) {
 //
 // Errors: as for Send, plus [ErrBatchSize] and [ErrBatchTooLarge].
 func (q *Queue) BatchSend(bodies []string, delay time.Duration) ([]string, error) {
+	if q.b.closed.Load() {
+		return nil, ErrClosed
+	}
 	if len(bodies) == 0 || len(bodies) > q.b.limits.BatchSize {
 		return nil, ErrBatchSize
 	}
 	ids := make([]string, len(bodies))
-	if err := q.send(bodies, delay, ids); err != nil {
+	if err := q.send(bodies, true, delay, ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
 // send enqueues bodies (one, or a batch) and writes their ids to ids.
-func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
+func (q *Queue) send(bodies []string, batch bool, delay time.Duration, ids []string) error {
 	n := len(bodies)
 	l := &q.b.limits
+	if q.b.closed.Load() {
+		return ErrClosed
+	}
 	if !l.Delay.contains(delay) {
 		return outOfRange("delaySeconds")
 	}
@@ -342,14 +353,14 @@ func (q *Queue) send(bodies []string, delay time.Duration, ids []string) error {
 		}
 		total += len(body)
 	}
-	if n > 1 && total > l.BatchBytes {
-		return ErrBatchTooLarge
+	if batch && total > l.BatchBytes {
+		return l.batchTooLarge()
 	}
 	now, err := q.lock()
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	for _, body := range bodies {
 		if len(body) > q.set.maxMsgSize {
 			return ErrMessageTooLarge
@@ -398,7 +409,7 @@ func (q *Queue) Delete(h string) error {
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if !allow(q.delLimit, now, 1) {
 		return ErrThrottled
 	}
@@ -435,6 +446,9 @@ func (q *Queue) remove(m *message) {
 // Errors that fail the whole call, with nil results: [ErrBatchSize],
 // [ErrThrottled], [ErrQueueNotExist], [ErrClosed].
 func (q *Queue) BatchDelete(handles []string) ([]error, error) {
+	if q.b.closed.Load() {
+		return nil, ErrClosed
+	}
 	if len(handles) == 0 || len(handles) > q.b.limits.BatchSize {
 		return nil, ErrBatchSize
 	}
@@ -442,7 +456,7 @@ func (q *Queue) BatchDelete(handles []string) ([]error, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if !allow(q.delLimit, now, len(handles)) {
 		return nil, ErrThrottled
 	}
@@ -473,7 +487,7 @@ func (q *Queue) Purge() error {
 	if _, err := q.lock(); err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	q.clear()
 	return nil
 }

@@ -1,6 +1,7 @@
 package cmq_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -178,9 +179,32 @@ func TestBatchBytesFromLimits(t *testing.T) {
 	require.NoError(t, err)
 	_, err = q.BatchSend([]string{"12345", "123456"}, 0)
 	assert.ErrorIs(t, err, cmq.ErrBatchTooLarge)
+	assert.EqualError(t, err, "cmq: total message size exceed 10 bytes (code 4470, module 10300)")
+	_, err = q.BatchSend([]string{"12345678901"}, 0)
+	assert.ErrorIs(t, err, cmq.ErrBatchTooLarge, "a batch of one")
 	_, err = q.Send("12345678901", 0)
 	require.NoError(t, err, "BatchBytes does not apply to a single send")
 	assert.Equal(t, counts{Active: 3}, countsOf(t, q))
+}
+
+// With the longest durations Limits allow, instants do not overflow: a
+// message delayed by MaxDuration stays delayed, and a long poll of
+// MaxDuration waits.
+func TestLongestDurations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t, cmq.WithLimits(limitsWith(func(l *cmq.Limits) {
+			l.Delay.Max, l.PollingWait.Max = cmq.MaxDuration, cmq.MaxDuration
+		})))
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		_, err := q.Send("x", cmq.MaxDuration)
+		require.NoError(t, err)
+		assert.Equal(t, counts{Delayed: 1}, countsOf(t, q))
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		_, err = q.Receive(ctx, cmq.MaxDuration)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, counts{Delayed: 1}, countsOf(t, q))
+	})
 }
 
 func TestHeapFull(t *testing.T) {

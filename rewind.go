@@ -8,6 +8,13 @@ import "time"
 // handles stop working. Messages whose delay has not ended stay delayed.
 // start must lie in [now - RewindPeriod, now].
 //
+// A rewound message is delivered afresh: its DequeueCount and
+// FirstDequeueTime start again with its next receive, so a dead-letter
+// policy [DeadLetterOnMaxReceive] counts only receives after the rewind. A
+// rewind does not renew a time-to-live: under [DeadLetterOnTimeToLive] a
+// rewound message already older than MaxTimeToLive moves to the
+// dead-letter queue at once.
+//
 // Deleted messages are kept for rewind, and counted as RewindMsgNum, only
 // while the queue has a RewindPeriod, and only until their retention ends.
 //
@@ -18,7 +25,7 @@ func (q *Queue) Rewind(start time.Time) error {
 	if err != nil {
 		return err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if q.set.rewindPeriod == 0 {
 		return ErrRewindDisabled
 	}
@@ -26,22 +33,32 @@ func (q *Queue) Rewind(start time.Time) error {
 	if from < now-int64(q.set.rewindPeriod) || from > now {
 		return ErrRewindTime
 	}
+	var ttl int64 = maxTime
+	if p := q.set.deadLetter; p != nil && p.Kind == DeadLetterOnTimeToLive {
+		ttl = int64(p.MaxTimeToLive)
+	}
 	// The log is in enqueue order: walk back from the newest message.
 	n := 0
-	for m := q.log.last(); m != nil; m = m.older {
+	for m, older := q.log.last(), (*message)(nil); m != nil; m = older {
+		older = m.older
 		if m.enqueued < from {
 			break
 		}
-		if m.where != inNone && (m.visibleAt == m.enqueued || m.visibleAt > now && m.dequeues == 0) {
-			continue // already in its send-order place, or still delayed
+		if m.where != inNone && m.dequeues == 0 && (m.visibleAt == m.enqueued || m.visibleAt > now) {
+			continue // never received: in its send-order place, or still delayed
 		}
 		if m.where != inNone && m.visibleAt <= now {
 			n-- // already active: it only moves to its send-order place
 		}
+		if now-m.enqueued >= ttl {
+			q.moveToDeadLetter(m, now) // its time-to-live passed before the rewind
+			continue
+		}
 		q.unlink(m)
-		m.visibleAt, m.nonce = m.enqueued, 0
+		m.visibleAt, m.nonce, m.dequeues, m.firstDeq = m.enqueued, 0, 0, 0
 		q.insert(m, inTree)
 		q.liveSeq = min(q.liveSeq, m.seq)
+		q.ttlSeq = min(q.ttlSeq, m.seq) // its time-to-live is checked again
 		n++
 	}
 	q.waiters.wake(n)

@@ -202,6 +202,7 @@ func TestRewindOrderAndCounts(t *testing.T) {
 			assert.ErrorIs(t, q.Delete(ms[i].ReceiptHandle), cmq.ErrInvalidReceiptHandle, "handle of m%d", i)
 		}
 
+		time.Sleep(time.Second)
 		again, err := q.BatchReceive(t.Context(), 16, 0)
 		require.NoError(t, err)
 		var bodies []string
@@ -211,9 +212,9 @@ func TestRewindOrderAndCounts(t *testing.T) {
 		assert.Equal(t, []string{"m1", "m2", "m3", "m4"}, bodies, "send order")
 		for i, m := range again {
 			assert.Equal(t, ids[i+1], m.ID)
-			assert.Equal(t, 2, m.DequeueCount, m.Body)
+			assert.Equal(t, 1, m.DequeueCount, m.Body+": delivered afresh")
 			assert.Equal(t, t0.Add(time.Duration(i+1)*time.Second), m.EnqueueTime, m.Body)
-			assert.Equal(t, t0.Add(9*time.Second), m.FirstDequeueTime, m.Body)
+			assert.Equal(t, t0.Add(10*time.Second), m.FirstDequeueTime, m.Body+": delivered afresh")
 		}
 		assert.Equal(t, extCounts{Inactive: 4, Delayed: 1, Rewind: 1}, extCountsOf(t, q))
 
@@ -227,7 +228,7 @@ func TestRewindOrderAndCounts(t *testing.T) {
 		// its time.
 		require.NoError(t, q.Rewind(t0))
 		assert.Equal(t, extCounts{Active: 5, Delayed: 1}, extCountsOf(t, q))
-		time.Sleep(time.Hour - 5*time.Second - 1)
+		time.Sleep(time.Hour - 6*time.Second - 1)
 		assert.Equal(t, extCounts{Active: 5, Delayed: 1}, extCountsOf(t, q))
 		time.Sleep(1)
 		assert.Equal(t, extCounts{Active: 6}, extCountsOf(t, q))
@@ -273,7 +274,7 @@ func TestRewindInFlightInvalidatesHandle(t *testing.T) {
 
 		second := extReceive(t, q)
 		assert.Equal(t, first.ID, second.ID)
-		assert.Equal(t, 2, second.DequeueCount)
+		assert.Equal(t, 1, second.DequeueCount, "delivered afresh")
 		assert.Equal(t, t0.Add(40*time.Second), second.NextVisibleTime)
 		assert.ErrorIs(t, q.Delete(first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
 		require.NoError(t, q.Delete(second.ReceiptHandle))
@@ -457,5 +458,73 @@ func TestRewindUnusableQueue(t *testing.T) {
 		q = rewindQueue(t, b, cmq.QueueAttributes{})
 		require.NoError(t, b.Close())
 		assert.ErrorIs(t, q.Rewind(time.Now()), cmq.ErrClosed)
+	})
+}
+
+// A rewound message is delivered afresh: a dead-letter policy 0 counts
+// only the receives after the rewind, so a message consumed once under
+// MaxReceiveCount 1 is delivered again rather than moved.
+func TestRewindRenewsReceiveCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
+		q := rewindQueue(t, b, cmq.QueueAttributes{
+			DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1},
+		})
+		t0 := time.Now()
+		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		require.NoError(t, err)
+		rewindConsume(t, q, "a")
+		rewindConsume(t, q, "b")
+		time.Sleep(time.Second)
+		require.NoError(t, q.Rewind(t0))
+
+		for _, body := range []string{"a", "b"} {
+			m := extReceive(t, q)
+			assert.Equal(t, body, m.Body)
+			assert.Equal(t, 1, m.DequeueCount)
+		}
+		assert.Equal(t, extCounts{}, extCountsOf(t, dlq))
+		// Not deleted this time: the next receive moves them.
+		time.Sleep(30 * time.Second)
+		extNoMessage(t, q)
+		assert.Equal(t, extCounts{Active: 2}, extCountsOf(t, dlq))
+	})
+}
+
+// A rewind does not renew a time-to-live: under policy 1 a rewound message
+// already older than MaxTimeToLive moves to the dead-letter queue at once;
+// a younger one waits for its time.
+func TestRewindTimeToLive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
+		q := rewindQueue(t, b, cmq.QueueAttributes{
+			DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: 5 * time.Minute},
+		})
+		t0 := time.Now()
+		_, err := q.Send("old", 0)
+		require.NoError(t, err)
+		rewindConsume(t, q, "old")
+		time.Sleep(4 * time.Minute)
+		_, err = q.Send("young", 0)
+		require.NoError(t, err)
+		rewindConsume(t, q, "young")
+		time.Sleep(2 * time.Minute) // "old" is 6 minutes old, "young" 2
+		require.Equal(t, extCounts{Rewind: 2}, extCountsOf(t, q))
+
+		require.NoError(t, q.Rewind(t0))
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
+		m := extReceive(t, dlq)
+		assert.Equal(t, "old", m.Body)
+		assert.Equal(t, t0, m.DeadLetter.EnqueueTime)
+		assert.Equal(t, t0.Add(6*time.Minute), m.EnqueueTime, "moved at the rewind")
+		require.NoError(t, dlq.Delete(m.ReceiptHandle))
+
+		time.Sleep(3*time.Minute - 1)
+		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
+		time.Sleep(1)
+		assert.Equal(t, extCounts{}, extCountsOf(t, q))
+		assert.Equal(t, "young", extReceive(t, dlq).Body)
 	})
 }

@@ -42,6 +42,9 @@ func (q *Queue) Receive(ctx context.Context, wait time.Duration) (Message, error
 //
 // Errors: as for Receive, plus [ErrBatchSize].
 func (q *Queue) BatchReceive(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+	if q.b.closed.Load() {
+		return nil, ErrClosed
+	}
 	if n < 1 || n > q.b.limits.BatchSize {
 		return nil, ErrBatchSize
 	}
@@ -49,7 +52,10 @@ func (q *Queue) BatchReceive(ctx context.Context, n int, wait time.Duration) ([]
 }
 
 func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) ([]Message, error) {
-	if wait > q.b.limits.PollingWait.Max {
+	if q.b.closed.Load() {
+		return nil, ErrClosed
+	}
+	if r := q.b.limits.PollingWait; wait > r.Max || wait >= 0 && wait < r.Min {
 		return nil, outOfRange("pollingWaitSeconds")
 	}
 	if err := ctx.Err(); err != nil {
@@ -59,7 +65,7 @@ func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Me
 	if err != nil {
 		return nil, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if wait < 0 {
 		wait = q.set.pollingWait
 	}
@@ -158,13 +164,13 @@ func (q *Queue) longPoll(ctx context.Context, now int64, n int, wait time.Durati
 		case stateClosed:
 			return nil, ErrClosed
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err // before take: a cancelled wait consumes nothing
+		}
 		now = max(q.b.now(), q.horizon)
 		q.advance(now)
 		if out = q.take(now, n, out); len(out) > 0 {
 			return out, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
 		}
 		if w.expired || now >= deadline {
 			return nil, ErrNoMessage
@@ -252,7 +258,7 @@ func (q *Queue) armTimer(now int64) {
 
 func (q *Queue) timerFired() {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	q.timerAt = 0
 	if q.state != stateOpen {
 		return
@@ -288,6 +294,9 @@ func (q *Queue) passOn() {
 // Errors: [ErrOutOfRange] for the timeout, [ErrInvalidReceiptHandle],
 // [ErrQueueNotExist], [ErrClosed].
 func (q *Queue) ChangeVisibility(h string, timeout time.Duration) (time.Time, error) {
+	if q.b.closed.Load() {
+		return time.Time{}, ErrClosed
+	}
 	if timeout < 0 || timeout > q.b.limits.VisibilityTimeout.Max {
 		return time.Time{}, outOfRange("visibilityTimeout")
 	}
@@ -295,7 +304,7 @@ func (q *Queue) ChangeVisibility(h string, timeout time.Duration) (time.Time, er
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer q.mu.Unlock()
+	defer q.unlock()
 	m, err := q.lookupReceipt(h, now)
 	if err != nil {
 		return time.Time{}, err

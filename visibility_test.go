@@ -439,6 +439,25 @@ func TestReceiveCancelledContextConsumesNothing(t *testing.T) {
 	})
 }
 
+// A long poll whose context ends at the same instant as a message becomes
+// visible returns the context's error and leaves the message for others.
+func TestLongPollCancelRacesSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		ctx, cancel := context.WithCancel(t.Context())
+		got := goReceive(ctx, q, 1, 10*time.Second)
+		synctest.Wait()
+		cancel()
+		_, err := q.Send("x", 0)
+		require.NoError(t, err)
+		r := <-got
+		assert.Equal(t, context.Canceled, r.err)
+		assert.Empty(t, r.msgs)
+		assert.Equal(t, counts{Active: 1}, countsOf(t, q))
+	})
+}
+
 func TestBatchReceive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBroker(t)
