@@ -76,19 +76,61 @@ func (q *Queue) UnbindDeadLetterQueue() error {
 
 // pullSources lets every queue that uses q as its dead-letter queue move
 // the messages whose time-to-live has passed, so that q's counts and
-// receives are exact. The caller holds no lock.
-func (q *Queue) pullSources() {
+// receives are exact. With wantDue it returns the instant the next such
+// move falls due (maxTime if none). The caller holds no lock.
+func (q *Queue) pullSources(wantDue bool) int64 {
+	due := int64(maxTime)
 	if q.nsources.Load() == 0 {
-		return
+		return due
 	}
 	q.b.mu.RLock()
 	sources := slices.Clone(q.sources)
 	q.b.mu.RUnlock()
 	for _, s := range sources {
 		if _, err := s.lockHeld(); err == nil {
+			if wantDue {
+				due = min(due, s.nextTimeToLive())
+			}
 			s.unlock()
 		}
 	}
+	return due
+}
+
+// nextTimeToLive returns the instant the next message of q reaches its
+// dead-letter time-to-live (maxTime if none will). The caller holds q.mu
+// and has advanced q.
+func (q *Queue) nextTimeToLive() int64 {
+	p := q.set.deadLetter
+	if p == nil || p.Kind != DeadLetterOnTimeToLive || q.dlq == nil {
+		return maxTime
+	}
+	for s := max(q.ttlSeq, q.log.base); s < q.log.end(); s++ {
+		if m := q.log.get(s); m != nil && m.where != inNone {
+			return m.enqueued + int64(p.MaxTimeToLive)
+		}
+	}
+	return maxTime
+}
+
+// noteTimeToLive tells q's dead-letter queue, if receives wait there for a
+// later move, that q's next time-to-live move may have come closer (after
+// a send, a rewind or a new policy). The caller holds q.mu and has
+// advanced q to now; this takes the dead-letter queue's lock.
+func (q *Queue) noteTimeToLive(now int64) {
+	d := q.dlq
+	if d == nil {
+		return
+	}
+	next := q.nextTimeToLive()
+	if at := d.srcDue.Load(); at == 0 || next >= at {
+		return // nobody waits, or they wait for an earlier move
+	}
+	d.mu.Lock()
+	if d.state == stateOpen && d.waiters.n > 0 {
+		d.armSourceTimer(max(now, d.horizon), next)
+	}
+	d.mu.Unlock()
 }
 
 // deadLetterExpired moves every message whose dead-letter time-to-live has
@@ -102,17 +144,15 @@ func (q *Queue) deadLetterExpired(now int64) {
 	s := max(q.ttlSeq, q.log.base)
 	for ; s < q.log.end(); s++ {
 		m := q.log.get(s)
-		if m == nil {
-			continue
+		if m == nil || m.where == inNone {
+			continue // gone, or deleted: a rewind that revives it lowers ttlSeq
 		}
 		if now-m.enqueued < ttl {
 			break
 		}
-		if m.where != inNone {
-			// Moved as of the instant its time-to-live passed, even if
-			// this is noticed later.
-			q.moveToDeadLetter(m, m.enqueued+ttl)
-		}
+		// Moved as of the instant its time-to-live passed, even if this is
+		// noticed later.
+		q.moveToDeadLetter(m, m.enqueued+ttl)
 	}
 	q.ttlSeq = s
 }

@@ -951,3 +951,100 @@ func TestDeadLetterChainKeepsFirstSource(t *testing.T) {
 		assert.Equal(t, &cmq.DeadLetterSource{Queue: "src", EnqueueTime: t0, DequeueCount: 1}, m.DeadLetter)
 	})
 }
+
+// dlWait starts a receive on q in a goroutine; its result and the instant
+// it returned arrive on the channel.
+func dlWait(t *testing.T, q *cmq.Queue, wait time.Duration) <-chan dlWaitResult {
+	c := make(chan dlWaitResult, 1)
+	go func() {
+		m, err := q.Receive(t.Context(), wait)
+		c <- dlWaitResult{m, err, time.Now()}
+	}()
+	return c
+}
+
+type dlWaitResult struct {
+	m   cmq.Message
+	err error
+	at  time.Time
+}
+
+// A long poll on a dead-letter queue is woken at the instant a message's
+// time-to-live passes in a source that nobody uses.
+func TestDeadLetterLongPollWokenByTimeToLive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: 5 * time.Minute}, cmq.QueueAttributes{})
+		t0 := time.Now()
+		id, err := src.Send("m", 0)
+		require.NoError(t, err)
+		time.Sleep(5*time.Minute - 10*time.Second)
+		got := dlWait(t, dlq, 20*time.Second)
+		r := <-got
+		require.NoError(t, r.err)
+		assert.Equal(t, t0.Add(5*time.Minute), r.at)
+		assert.Equal(t, id, r.m.ID)
+		assert.Equal(t, extCounts{}, extCountsOf(t, src))
+	})
+}
+
+// A dead-letter queue's waiters learn of time-to-live moves that came
+// closer while they waited: a send to a source that held nothing, a rewind
+// in a source, a source bound while they wait.
+func TestDeadLetterLongPollTimeToLiveComesCloser(t *testing.T) {
+	lim := cmq.DefaultLimits()
+	lim.MaxTimeToLive.Min = time.Second
+	lim.PollingWait.Max = time.Hour
+	ttl := func(d time.Duration) *cmq.DeadLetterPolicy {
+		return &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: d}
+	}
+	t.Run("send", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := extBroker(t, cmq.WithLimits(lim))
+			dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
+			src := extQueue(t, b, "src", cmq.QueueAttributes{DeadLetterPolicy: ttl(10 * time.Second)})
+			got := dlWait(t, dlq, time.Hour)
+			synctest.Wait()
+			t0 := time.Now()
+			_, err := src.Send("m", 0)
+			require.NoError(t, err)
+			r := <-got
+			require.NoError(t, r.err)
+			assert.Equal(t, t0.Add(10*time.Second), r.at)
+		})
+	})
+	t.Run("rewind", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := extBroker(t, cmq.WithLimits(lim))
+			dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
+			src := extQueue(t, b, "src", cmq.QueueAttributes{DeadLetterPolicy: ttl(time.Minute), RewindPeriod: cmq.Ptr(time.Hour)})
+			t0 := time.Now()
+			_, err := src.Send("m", 0)
+			require.NoError(t, err)
+			m := extReceive(t, src)
+			require.NoError(t, src.Delete(m.ReceiptHandle))
+			got := dlWait(t, dlq, time.Hour)
+			time.Sleep(30 * time.Second)
+			require.NoError(t, src.Rewind(t0))
+			r := <-got
+			require.NoError(t, r.err)
+			assert.Equal(t, t0.Add(time.Minute), r.at)
+		})
+	})
+	t.Run("bind", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := extBroker(t, cmq.WithLimits(lim))
+			dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
+			src := extQueue(t, b, "src", cmq.QueueAttributes{})
+			t0 := time.Now()
+			_, err := src.Send("m", 0)
+			require.NoError(t, err)
+			got := dlWait(t, dlq, time.Hour)
+			time.Sleep(30 * time.Second)
+			require.NoError(t, src.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: ttl(time.Minute)}))
+			r := <-got
+			require.NoError(t, r.err)
+			assert.Equal(t, t0.Add(time.Minute), r.at)
+		})
+	})
+}

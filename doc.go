@@ -27,7 +27,8 @@
 // that CMQ's HTTP API lacks, [Queue.ChangeVisibility] and [Queue.Purge].
 //
 // Every failure is an [*Error] carrying CMQ's code and module code, and
-// matches one of the Err… sentinels with errors.Is:
+// matches one of the Err… sentinels with errors.Is; only a long poll ended
+// by its context returns the context's error itself:
 //
 //	_, err := q.Receive(ctx, 0)
 //	if errors.Is(err, cmq.ErrNoMessage) { … } // code 7000, module 10200
@@ -74,16 +75,19 @@
 // counts are exact where CMQ's are approximate; durations may be finer than
 // a second; a deleted queue's name may be reused at once (no 6040); the
 // 20,000 delayed-message limit (6070) is not modelled; messages live in
-// memory only and are lost with the process. A long poll on a dead-letter
-// queue is woken by messages moved when a source queue is used or when the
-// poll re-checks; a time-to-live passing in an idle source does not by
-// itself wake it.
+// memory only and are lost with the process.
 //
 // Rules this package settles where CMQ is silent: a dead-letter move keeps
 // the message id and body, and the moved message starts afresh in the
 // dead-letter queue (enqueue time = move time, dequeue count 0), with its
-// source recorded in [Message].DeadLetter; policy 1 moves a message that is
-// not deleted within MaxTimeToLive of its send, whatever its state; a
-// message that would go to a full dead-letter queue is dropped and logged;
-// [Queue.Rewind] also returns received-but-not-deleted messages to active.
+// source recorded in [Message].DeadLetter (a message moved on from a
+// second dead-letter queue keeps its first record); policy 1 moves a message
+// that is not deleted within MaxTimeToLive of its send, whatever its state,
+// at that instant (a long poll on the dead-letter queue wakes then, even if
+// no one uses the source); a message that would go to a full dead-letter
+// queue is dropped and logged; [Queue.Rewind] also returns
+// received-but-not-deleted messages to active, delivers rewound messages
+// afresh (their receive count starts again) and does not renew a
+// time-to-live. After [Broker.Close] every call returns [ErrClosed],
+// whatever its arguments.
 package cmq

@@ -51,6 +51,13 @@ type Queue struct {
 	timer   *time.Timer // wakes waiters when the next message becomes visible
 	timerAt int64       // when timer fires; 0: not armed
 
+	// For a dead-letter queue with waiters: srcTimer pulls from the source
+	// queues when the next time-to-live move falls due (srcDue), so that a
+	// move out of an idle source wakes a waiter at its instant. srcDue is
+	// 0 while no receive waits, maxTime while waiters wait for no move.
+	srcTimer *time.Timer
+	srcDue   atomic.Int64
+
 	// Dead-letter bindings, written under the broker's lock and q.mu.
 	dlq      *Queue       // this queue's dead-letter queue
 	sources  []*Queue     // queues whose dead-letter queue this is (broker lock only)
@@ -78,7 +85,7 @@ func (q *Queue) ID() string { return q.id }
 // unlocked). A dead-letter queue first lets its sources move what is due.
 // The caller must not hold the broker's lock; see lockHeld.
 func (q *Queue) lock() (int64, error) {
-	q.pullSources()
+	q.pullSources(false)
 	return q.lockHeld()
 }
 
@@ -300,6 +307,7 @@ func (q *Queue) SetAttributes(a QueueAttributes) error {
 	q.modified = now
 	q.advance(now) // a shorter retention or time-to-live applies at once
 	q.passOn()
+	q.noteTimeToLive(now)
 	return nil
 }
 
@@ -393,6 +401,9 @@ func (q *Queue) send(bodies []string, batch bool, delay time.Duration, ids []str
 		q.waiters.wake(n)
 	} else {
 		q.armTimer(now)
+	}
+	if q.dlq != nil {
+		q.noteTimeToLive(now)
 	}
 	return nil
 }
@@ -509,5 +520,5 @@ func (q *Queue) shut(s queueState) {
 	q.state = s
 	q.clear()
 	q.waiters.wake(q.waiters.n)
-	q.stopTimer()
+	q.stopTimers()
 }

@@ -62,5 +62,6 @@ func (q *Queue) Rewind(start time.Time) error {
 		n++
 	}
 	q.waiters.wake(n)
+	q.noteTimeToLive(now)
 	return nil
 }

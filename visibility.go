@@ -61,7 +61,8 @@ func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Me
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	now, err := q.lock()
+	due := q.pullSources(true) // when the next move from a source falls due
+	now, err := q.lockHeld()
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Me
 	if wait == 0 {
 		return nil, ErrNoMessage
 	}
-	return q.longPoll(ctx, now, n, wait, out)
+	return q.longPoll(ctx, now, due, n, wait, out)
 }
 
 // take receives up to n visible messages into out. The caller holds q.mu
@@ -127,7 +128,7 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 // and a waiter's own timeout or cancellation wakes only that waiter. A
 // waiter that leaves while messages are visible passes the wake-up on, so
 // none is lost.
-func (q *Queue) longPoll(ctx context.Context, now int64, n int, wait time.Duration, out []Message) ([]Message, error) {
+func (q *Queue) longPoll(ctx context.Context, now, due int64, n int, wait time.Duration, out []Message) ([]Message, error) {
 	w := &waiter{}
 	w.cond.L = &q.mu
 	wake := func() {
@@ -151,12 +152,13 @@ func (q *Queue) longPoll(ctx context.Context, now int64, n int, wait time.Durati
 			q.waiters.wake(1)
 		}
 		if q.waiters.n == 0 {
-			q.stopTimer()
+			q.stopTimers()
 		}
 	}()
 	for {
 		q.waiters.push(w)
 		q.armTimer(now)
+		q.armSourceTimer(now, due)
 		w.cond.Wait()
 		switch q.state {
 		case stateDeleted:
@@ -269,11 +271,51 @@ func (q *Queue) timerFired() {
 	q.armTimer(now)
 }
 
-func (q *Queue) stopTimer() {
+// stopTimers stops the timers that exist only while receives wait. The
+// caller holds q.mu.
+func (q *Queue) stopTimers() {
 	if q.timer != nil && q.timerAt != 0 {
 		q.timer.Stop()
 		q.timerAt = 0
 	}
+	if q.srcTimer != nil {
+		q.srcTimer.Stop()
+	}
+	q.srcDue.Store(0)
+}
+
+// armSourceTimer makes sure the waiters of a dead-letter queue see a
+// time-to-live move out of a source at the instant due (maxTime: none is
+// known). The caller holds q.mu and has waiters.
+func (q *Queue) armSourceTimer(now, due int64) {
+	at := q.srcDue.Load()
+	if at == 0 {
+		at = maxTime
+	}
+	if due >= at {
+		q.srcDue.Store(at)
+		return
+	}
+	q.srcDue.Store(due)
+	d := time.Duration(due - now)
+	if q.srcTimer == nil {
+		q.srcTimer = time.AfterFunc(d, q.sourceTimerFired)
+	} else {
+		q.srcTimer.Reset(d)
+	}
+}
+
+// sourceTimerFired lets the sources move what is due (each move wakes a
+// waiter) and arms the timer for the next move while receives wait.
+func (q *Queue) sourceTimerFired() {
+	due := q.pullSources(true)
+	q.mu.Lock()
+	defer q.unlock()
+	if q.state != stateOpen || q.waiters.n == 0 {
+		return
+	}
+	q.srcDue.Store(maxTime)
+	q.armSourceTimer(max(q.b.now(), q.horizon), due)
 }
 
 // passOn wakes one waiter if a message is visible. The caller holds q.mu.

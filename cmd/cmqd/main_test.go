@@ -350,7 +350,7 @@ func TestRunLargeGET(t *testing.T) {
 		require.NoError(t, json.Unmarshal(body, &r))
 		assert.Equal(t, tt.code, code(r), r)
 		if tt.code != 0 {
-			assert.Equal(t, "(10420)cannot parse request, or request size is more than 1MB", r["message"])
+			assert.Equal(t, "(10420)cannot parse request, or request size is more than 2000000 bytes", r["message"])
 		}
 	}
 }
