@@ -101,12 +101,22 @@ func newBadFixture(t *testing.T) *badFixture {
 	ms, err := f.throttled.BatchReceive(ctx, 16, 0)
 	require.NoError(t, err)
 	f.throttledH = ms[0].ReceiptHandle
+	var rest []string
 	for range badQPS - 16 {
-		recv(f.throttled)
+		rest = append(rest, recv(f.throttled).ReceiptHandle)
 	}
-	for range badQPS {
-		require.ErrorIs(t, f.throttled.Delete("junk"), cmq.ErrInvalidReceiptHandle)
+	// A refused delete costs no token, so drain the delete bucket with
+	// batches that delete every message but ms[0]: 15, then 4 and a junk
+	// handle (a batch costs a token per handle).
+	var batch []string
+	for _, m := range ms[1:] {
+		batch = append(batch, m.ReceiptHandle)
 	}
+	_, err = f.throttled.BatchDelete(batch)
+	require.NoError(t, err)
+	_, err = f.throttled.BatchDelete(append(rest, "junk"))
+	require.ErrorIs(t, err, cmq.ErrBatchDeletePartial)
+	require.Equal(t, badQPS, len(batch)+len(rest)+1)
 
 	_, n, err := b.ListQueues(cmq.ListOptions{})
 	require.NoError(t, err)

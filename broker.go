@@ -214,7 +214,8 @@ func (b *Broker) deleteQueue(name string) error {
 	return nil
 }
 
-// ListOptions select a page of a list call.
+// ListOptions select a page of a list call. The zero ListOptions is the
+// first page of every queue, [Limits].ListLimit.Default long.
 type ListOptions struct {
 	// Search keeps only names that contain it, ignoring case. Empty keeps
 	// all.
@@ -225,7 +226,7 @@ type ListOptions struct {
 	Limit int
 }
 
-// QueueSummary names a queue in a list.
+// QueueSummary names a queue in a list: its id ([Queue.ID]) and name.
 type QueueSummary struct {
 	ID   string
 	Name string

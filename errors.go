@@ -28,6 +28,16 @@ type Error struct {
 	// Message is CMQ's English text, e.g. "queue is not existed, or deleted",
 	// sometimes with a detail such as the name of the offending parameter.
 	Message string
+
+	cause error // what AsError wrapped; nil for this package's own errors
+}
+
+// Unwrap returns the error [AsError] wrapped, or nil.
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.cause
 }
 
 // Error returns "cmq: <message> (code <Code>, module <Module>)".
@@ -165,7 +175,8 @@ var (
 // AsError returns err as an *Error, for frontends that must answer with a
 // CMQ code: an *Error in err's chain is returned as it is; any other error,
 // context.Canceled and context.DeadlineExceeded included, becomes
-// [ErrInternal] with err's text. AsError(nil) is nil.
+// [ErrInternal] with err's text, wrapping err (errors.Is(AsError(err), err)
+// holds). AsError(nil) is nil.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
@@ -174,7 +185,9 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return ErrInternal.withMessage("%s: %v", ErrInternal.Message, err)
+	e = ErrInternal.withMessage("%s: %v", ErrInternal.Message, err)
+	e.cause = err
+	return e
 }
 
 // outOfRange returns ErrOutOfRange naming the CMQ parameter.

@@ -178,6 +178,8 @@ func TestAsError(t *testing.T) {
 			assert.ErrorIs(t, e, cmq.ErrInternal)
 			assert.NotErrorIs(t, e, cmq.ErrClosed)
 			assert.Equal(t, "(10050)server internal error: "+tt.err.Error(), e.WireMessage())
+			assert.ErrorIs(t, e, tt.err, "the cause is kept")
+			assert.Equal(t, tt.err, errors.Unwrap(e))
 		})
 	}
 }

@@ -67,6 +67,7 @@ func ExampleQueue_BatchSend() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer b.Close()
 	q, err := b.CreateQueue("events", cmq.QueueAttributes{})
 	if err != nil {
 		log.Fatal(err)
@@ -106,6 +107,7 @@ func ExampleQueue_Receive() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer b.Close()
 	q, err := b.CreateQueue("jobs", cmq.QueueAttributes{})
 	if err != nil {
 		log.Fatal(err)
@@ -138,6 +140,7 @@ func ExampleBroker_ListQueues() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer b.Close()
 	for _, name := range []string{"orders-eu", "Orders-US", "billing", "orders-asia"} {
 		if _, err := b.CreateQueue(name, cmq.QueueAttributes{}); err != nil {
 			log.Fatal(err)
@@ -172,6 +175,7 @@ func ExampleError() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer b.Close()
 	_, err = b.Queue("missing")
 
 	// Match with errors.Is; read CMQ's code and module for a wire answer.
@@ -199,6 +203,7 @@ func ExampleQueue_BatchDelete() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer b.Close()
 	q, err := b.CreateQueue("jobs", cmq.QueueAttributes{})
 	if err != nil {
 		log.Fatal(err)
@@ -232,4 +237,31 @@ func ExampleQueue_BatchDelete() {
 	// 1 4430
 	// 2 deleted
 	// 6020 true
+}
+
+// A Broker with limits of its own: here a queue may hold at most 2
+// messages, for a test of what a full queue does. WithLimits starts from
+// DefaultLimits, CMQ's own.
+func ExampleBroker() {
+	l := cmq.DefaultLimits()
+	l.MsgHeapNum = cmq.Range[int]{Min: 1, Max: 1000, Default: 2}
+	b, err := cmq.NewBroker(cmq.WithLimits(l))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	q, err := b.CreateQueue("small", cmq.QueueAttributes{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = q.BatchSend([]string{"a", "b", "c"}, 0)
+	fmt.Println(err)
+	_, err = q.BatchSend([]string{"a", "b"}, 0)
+	fmt.Println(err)
+	_, err = q.Send("c", 0)
+	fmt.Println(errors.Is(err, cmq.ErrHeapFull))
+	// Output:
+	// cmq: reach maximum retention number of message (code 4410, module 10240)
+	// <nil>
+	// true
 }

@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// Message is a received message: what CMQ's ReceiveMessage returns.
+// Message is a received message: what CMQ's ReceiveMessage returns. It is
+// a plain value, a copy of the message as it was received; the zero Message
+// is what a failed receive returns.
 type Message struct {
 	// ID is the message id returned by the send. It is unique within the
 	// broker and kept when the message moves to a dead-letter queue.
@@ -33,7 +35,8 @@ type Message struct {
 	DeadLetter *DeadLetterSource
 }
 
-// DeadLetterSource records where a dead-lettered message came from.
+// DeadLetterSource records where a dead-lettered message came from. It is
+// only ever given as a pointer, nil for a message that was never moved.
 type DeadLetterSource struct {
 	// Queue is the name of the source queue.
 	Queue string

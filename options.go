@@ -6,7 +6,7 @@ import (
 )
 
 // Range is an inclusive range of allowed values with the value used when
-// none is given.
+// none is given. The zero Range allows only the zero value.
 type Range[T int | time.Duration] struct {
 	Min, Max, Default T
 }

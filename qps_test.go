@@ -2,6 +2,8 @@ package cmq_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -158,13 +160,21 @@ func TestQPSDelete(t *testing.T) {
 			handles[i] = m.ReceiptHandle
 		}
 
-		// A refused handle still costs: 4 bad deletes, then 16 tokens left.
-		for range 4 {
+		// A refused call costs nothing: bad handles alone, or a batch of
+		// nothing but them.
+		for range 25 {
 			assert.ErrorIs(t, q.Delete("bad"), cmq.ErrInvalidReceiptHandle)
 		}
-		results, err := q.BatchDelete(handles[:16])
-		require.NoError(t, err)
+		_, err = q.BatchDelete([]string{"bad", "worse"})
+		assert.ErrorIs(t, err, cmq.ErrBatchDeleteFailed)
+		// A batch that deletes something costs a token per handle: 16 of
+		// the 20, then the last 4 one by one.
+		results, err := q.BatchDelete(append(slices.Clone(handles[:12]), "bad", "bad", "bad", "bad"))
+		assert.ErrorIs(t, err, cmq.ErrBatchDeletePartial)
 		assert.Len(t, results, 16)
+		for _, h := range handles[12:] {
+			require.NoError(t, q.Delete(h))
+		}
 		assert.Equal(t, counts{}, countsOf(t, q))
 
 		// Refill, then a throttled batch delete deletes nothing.
@@ -262,5 +272,50 @@ func TestQPSBurstCoversBatch(t *testing.T) {
 		_, err = q.BatchSend(bodiesN(5), 0)
 		require.NoError(t, err)
 		assert.Equal(t, counts{Active: 21}, countsOf(t, q))
+	})
+}
+
+// Calls refused for their arguments or the queue's state take no token:
+// after many of them every bucket is still full.
+func TestQPSRefusedCallsCostNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t, cmq.WithLimits(limitsWith(func(l *cmq.Limits) {
+			l.QPS = 20
+			l.MsgHeapNum = cmq.Range[int]{Min: 1, Max: 100, Default: 100}
+			l.MsgSize = cmq.Range[int]{Min: 1, Max: 1024, Default: 1024}
+		})))
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		full := newQueue(t, b, "full", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(1)})
+		_, err := full.Send("only", 0)
+		require.NoError(t, err)
+		ctx := t.Context()
+		for range 30 {
+			_, err = q.Send("", 0)
+			require.ErrorIs(t, err, cmq.ErrEmptyMessage)
+			_, err = q.Send(strings.Repeat("x", 1025), 0)
+			require.ErrorIs(t, err, cmq.ErrMessageTooLarge)
+			_, err = q.BatchSend([]string{"ok", strings.Repeat("x", 1025)}, 0)
+			require.ErrorIs(t, err, cmq.ErrMessageTooLarge)
+			_, err = q.Send("x", time.Hour+time.Second)
+			require.ErrorIs(t, err, cmq.ErrOutOfRange)
+			_, err = full.BatchSend([]string{"a", "b"}, 0)
+			require.ErrorIs(t, err, cmq.ErrHeapFull)
+			_, err = q.Receive(ctx, time.Minute)
+			require.ErrorIs(t, err, cmq.ErrOutOfRange)
+			_, err = q.BatchReceive(ctx, 17, 0)
+			require.ErrorIs(t, err, cmq.ErrBatchSize)
+		}
+		ids, err := q.BatchSend(bodiesN(16), 0)
+		require.NoError(t, err)
+		for range 4 {
+			_, err = q.Send("x", 0)
+			require.NoError(t, err)
+		}
+		_, err = full.Send("x", 0) // a bucket per queue
+		require.ErrorIs(t, err, cmq.ErrHeapFull)
+		ms, err := q.BatchReceive(ctx, 16, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 16)
+		assert.Equal(t, ids[0], ms[0].ID)
 	})
 }

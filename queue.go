@@ -2,6 +2,7 @@ package cmq
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,8 +139,8 @@ func (q *Queue) crossed(k treeKey) {
 	q.active++
 }
 
-// count adds m to the counts; uncount takes it out. Callers pair them
-// around any change of m's state. The caller holds q.mu.
+// count adds m to the counts (delta +1) or takes it out (-1). Callers
+// pair the two around any change of m's state. The caller holds q.mu.
 func (q *Queue) count(m *message, delta int) {
 	switch {
 	case m.where == inNone:
@@ -155,7 +156,7 @@ func (q *Queue) count(m *message, delta int) {
 
 // insert puts m, not yet in the index, into it and counts it. to is where
 // m's key should go: a run if it may append there (see [index]), or
-// inTree.
+// inTree. The caller holds q.mu.
 func (q *Queue) insert(m *message, to uint8) {
 	q.idx.insert(m, to, q.horizon)
 	if m.visibleAt > q.horizon {
@@ -165,6 +166,7 @@ func (q *Queue) insert(m *message, to uint8) {
 }
 
 // unlink takes m out of the index and the counts, leaving it in the log.
+// The caller holds q.mu.
 func (q *Queue) unlink(m *message) {
 	q.count(m, -1)
 	if m.where != inNone {
@@ -173,7 +175,7 @@ func (q *Queue) unlink(m *message) {
 	}
 }
 
-// drop removes m from the queue entirely.
+// drop removes m from the queue entirely. The caller holds q.mu.
 func (q *Queue) drop(m *message) {
 	q.unlink(m)
 	q.log.remove(m)
@@ -185,7 +187,7 @@ func (q *Queue) drop(m *message) {
 func (q *Queue) retained() int { return q.active + q.inactive + q.delayed + q.rewound }
 
 // QueueInfo is what [Queue.Attributes] returns: the queue's settings and
-// its counts at the moment of the call.
+// its counts at the moment of the call. It is a plain value, a snapshot.
 type QueueInfo struct {
 	ID                string
 	Name              string
@@ -306,7 +308,6 @@ func (q *Queue) SetAttributes(a QueueAttributes) error {
 	q.set = set
 	q.modified = now
 	q.advance(now) // a shorter retention or time-to-live applies at once
-	q.passOn()
 	q.noteTimeToLive(now)
 	return nil
 }
@@ -421,19 +422,19 @@ func (q *Queue) Delete(h string) error {
 		return err
 	}
 	defer q.unlock()
-	if !allow(q.delLimit, now, 1) {
-		return ErrThrottled
-	}
 	m, err := q.lookupReceipt(h, now)
 	if err != nil {
-		return err
+		return err // before the token: a refused call costs nothing
+	}
+	if !allow(q.delLimit, now, 1) {
+		return ErrThrottled
 	}
 	q.remove(m)
 	return nil
 }
 
-// remove deletes a message that is in the tree: it is kept for rewind or
-// dropped.
+// remove deletes a message that is in the index: it is kept for rewind or
+// dropped. The caller holds q.mu.
 func (q *Queue) remove(m *message) {
 	m.nonce = 0
 	if q.set.rewindPeriod > 0 {
@@ -468,7 +469,10 @@ func (q *Queue) BatchDelete(handles []string) ([]error, error) {
 		return nil, err
 	}
 	defer q.unlock()
-	if !allow(q.delLimit, now, len(handles)) {
+	// A batch costs a token per handle, unless every handle is refused:
+	// a call that deletes nothing costs nothing.
+	if slices.ContainsFunc(handles, func(h string) bool { _, err := q.lookupReceipt(h, now); return err == nil }) &&
+		!allow(q.delLimit, now, len(handles)) {
 		return nil, ErrThrottled
 	}
 	results := make([]error, len(handles))

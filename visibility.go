@@ -258,6 +258,8 @@ func (q *Queue) armTimer(now int64) {
 	}
 }
 
+// timerFired wakes as many waiters as messages became visible. It runs
+// in the timer's goroutine and takes q.mu.
 func (q *Queue) timerFired() {
 	q.mu.Lock()
 	defer q.unlock()
@@ -316,13 +318,6 @@ func (q *Queue) sourceTimerFired() {
 	}
 	q.srcDue.Store(maxTime)
 	q.armSourceTimer(max(q.b.now(), q.horizon), due)
-}
-
-// passOn wakes one waiter if a message is visible. The caller holds q.mu.
-func (q *Queue) passOn() {
-	if q.active > 0 {
-		q.waiters.wake(1)
-	}
 }
 
 // ChangeVisibility sets the next visible time of the message that receipt

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -613,5 +614,90 @@ func TestConcurrentProducersConsumers(t *testing.T) {
 			assert.Equal(t, 1, n, body)
 		}
 		assert.Equal(t, counts{}, countsOf(t, q))
+	})
+}
+
+// quietCtx is a context whose cancellation is only seen by Err: it
+// schedules no AfterFunc callback, so a waiter learns of it only when
+// something else wakes it. It counts the AfterFunc registrations that
+// were never stopped.
+type quietCtx struct {
+	context.Context // for Deadline only
+	done            chan struct{}
+	cancelled       atomic.Bool
+	live            atomic.Int64
+}
+
+func newQuietCtx() *quietCtx {
+	return &quietCtx{Context: context.Background(), done: make(chan struct{})}
+}
+
+// Done is never closed, and Value hides any parent, so that
+// context.AfterFunc goes through the AfterFunc method.
+func (c *quietCtx) Done() <-chan struct{} { return c.done }
+func (c *quietCtx) Value(any) any         { return nil }
+
+func (c *quietCtx) Err() error {
+	if c.cancelled.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (c *quietCtx) AfterFunc(func()) func() bool {
+	c.live.Add(1)
+	var once sync.Once
+	return func() bool {
+		stopped := false
+		once.Do(func() { c.live.Add(-1); stopped = true })
+		return stopped
+	}
+}
+
+// A waiter woken for a message whose context has ended leaves it, and
+// passes the wake-up on: the next waiter gets the message at once.
+func TestLongPollCancelledWaiterPassesOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		ctx := newQuietCtx()
+		first := goReceive(ctx, q, 0, 30*time.Second)
+		synctest.Wait()
+		second := goReceive(t.Context(), q, 0, 30*time.Second)
+		synctest.Wait()
+		ctx.cancelled.Store(true) // seen only when the first waiter wakes
+		start := time.Now()
+		_, err := q.Send("x", 0) // wakes the first waiter, the oldest
+		require.NoError(t, err)
+		r := <-first
+		assert.Equal(t, context.Canceled, r.err)
+		r = <-second
+		require.NoError(t, r.err)
+		assert.Equal(t, "x", r.msgs[0].Body)
+		assert.Equal(t, start, r.at, "passed on at once")
+	})
+}
+
+// Every long poll stops the context callback it registered, however it
+// ends, so a long-lived context does not collect them.
+func TestLongPollReleasesContextCallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		ctx := newQuietCtx()
+		for range 3 {
+			got := goReceive(ctx, q, 0, 10*time.Second) // ends by a send
+			synctest.Wait()
+			_, err := q.Send("x", 0)
+			require.NoError(t, err)
+			require.NoError(t, (<-got).err)
+			_, err = q.Receive(ctx, time.Second) // ends by its wait
+			require.ErrorIs(t, err, cmq.ErrNoMessage)
+		}
+		got := goReceive(ctx, q, 0, 10*time.Second) // ends by Close
+		synctest.Wait()
+		require.NoError(t, b.Close())
+		require.ErrorIs(t, (<-got).err, cmq.ErrClosed)
+		assert.Zero(t, ctx.live.Load(), "context callbacks left registered")
 	})
 }
