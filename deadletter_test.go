@@ -1048,3 +1048,46 @@ func TestDeadLetterLongPollTimeToLiveComesCloser(t *testing.T) {
 		})
 	})
 }
+
+// A dead-letter queue unbound and deleted while messages flow: its
+// waiters and handles get ErrQueueNotExist, and the source goes on, its
+// messages no longer moved.
+func TestDeadLetterDeletedWhileFlowing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{MaxReceiveCount: 1}, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
+		_, err := src.BatchSend([]string{"a", "b", "c"}, 0)
+		require.NoError(t, err)
+		_, err = src.BatchReceive(t.Context(), 3, 0)
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		extNoMessage(t, src) // a, b and c move
+		held := extReceive(t, dlq)
+		assert.Equal(t, "a", held.Body)
+		_, err = dlq.BatchReceive(t.Context(), 2, 0)
+		require.NoError(t, err)
+		waiting := dlWait(t, dlq, 20*time.Second)
+		synctest.Wait()
+
+		_, err = src.Send("d", 0) // the source keeps working throughout
+		require.NoError(t, err)
+		assert.ErrorIs(t, b.DeleteQueue("dlq"), cmq.ErrDeadLetterQueueInUse)
+		require.NoError(t, src.UnbindDeadLetterQueue())
+		require.NoError(t, b.DeleteQueue("dlq"))
+		assert.ErrorIs(t, (<-waiting).err, cmq.ErrQueueNotExist)
+		assert.ErrorIs(t, dlq.Delete(held.ReceiptHandle), cmq.ErrQueueNotExist)
+		_, err = dlq.Receive(t.Context(), 0)
+		assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
+
+		m := extReceive(t, src)
+		assert.Equal(t, "d", m.Body)
+		time.Sleep(time.Second)
+		m = extReceive(t, src)
+		assert.Equal(t, "d", m.Body)
+		assert.Equal(t, 2, m.DequeueCount, "no longer moved")
+		require.NoError(t, src.Delete(m.ReceiptHandle))
+		assert.Equal(t, extCounts{}, extCountsOf(t, src))
+		_, err = b.CreateQueue("dlq", cmq.QueueAttributes{})
+		require.NoError(t, err, "the name is free again")
+	})
+}

@@ -665,7 +665,7 @@ func (m *model) do(op int, in *modelInput) {
 			want = cmq.ErrQueueNotExist
 		case mq.set.rewind == 0:
 			want = cmq.ErrRewindDisabled
-		case start.Before(now.Add(-mq.set.rewind)) || start.After(now):
+		case start.Before(now.Add(-mq.set.rewind).Truncate(time.Second)) || start.After(now): // the lower edge in whole seconds
 			want = cmq.ErrRewindTime
 		}
 		m.wantErr(want, mq.q.Rewind(start), fmt.Sprintf("Rewind(now-%v)", now.Sub(start)))

@@ -6,7 +6,9 @@ import "time"
 // again, in send order, for all consumers: deleted messages kept for rewind
 // and received messages still invisible return to active, and their receipt
 // handles stop working. Messages whose delay has not ended stay delayed.
-// start must lie in [now - RewindPeriod, now].
+// start must lie in [now - RewindPeriod, now], the lower edge taken down to
+// its whole second: CMQ's startConsumeTime is in whole seconds, and a
+// client that asks for now - rewindSeconds in seconds must not be refused.
 //
 // A rewound message is delivered afresh: its DequeueCount and
 // FirstDequeueTime start again with its next receive, so a dead-letter
@@ -30,7 +32,9 @@ func (q *Queue) Rewind(start time.Time) error {
 		return ErrRewindDisabled
 	}
 	from := start.UnixNano()
-	if from < now-int64(q.set.rewindPeriod) || from > now {
+	lower := now - int64(q.set.rewindPeriod)
+	lower -= lower % int64(time.Second) // whole seconds: lower > 0 on any real clock
+	if from < lower || from > now {
 		return ErrRewindTime
 	}
 	var ttl int64 = maxTime

@@ -528,3 +528,17 @@ func TestRewindTimeToLive(t *testing.T) {
 		assert.Equal(t, "young", extReceive(t, dlq).Body)
 	})
 }
+
+// The window's lower edge is taken down to its whole second, so that a
+// client working in whole seconds can ask for now - RewindPeriod.
+func TestRewindWindowWholeSeconds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		q := rewindQueue(t, b, cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Minute)})
+		time.Sleep(time.Minute + 700*time.Millisecond)
+		edge := time.Now().Add(-time.Minute).Truncate(time.Second)
+		require.Equal(t, 700*time.Millisecond, time.Now().Add(-time.Minute).Sub(edge))
+		assert.NoError(t, q.Rewind(edge))
+		assert.ErrorIs(t, q.Rewind(edge.Add(-1)), cmq.ErrRewindTime)
+	})
+}
