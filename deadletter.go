@@ -179,7 +179,10 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 	dnow := max(now, d.horizon)
 	d.advance(dnow)
 	if d.retained() >= d.set.maxMsgHeapNum {
-		q.lost.add(d.name, id) // logged by q.unlock, outside the locks
+		if q.lost == nil {
+			q.lost = &lostMessages{queue: d.name, firstID: id}
+		}
+		q.lost.n++ // logged by q.unlock, outside the locks
 		return
 	}
 	if m.dead == nil { // moved on from a second dead-letter queue: keep the first record
@@ -201,13 +204,6 @@ type lostMessages struct {
 	firstID string
 }
 
-func (l *lostMessages) add(queue, id string) {
-	if l.n == 0 {
-		l.queue, l.firstID = queue, id
-	}
-	l.n++
-}
-
 // unlock unlocks q.mu, then logs what moveToDeadLetter dropped meanwhile.
 // Every path that may have advanced q unlocks with it.
 func (q *Queue) unlock() { q.unlockWith(nil) }
@@ -216,12 +212,12 @@ func (q *Queue) unlock() { q.unlockWith(nil) }
 // lock), which it unlocks after q.mu and before logging.
 func (q *Queue) unlockWith(other sync.Locker) {
 	lost := q.lost
-	q.lost = lostMessages{}
+	q.lost = nil
 	q.mu.Unlock()
 	if other != nil {
 		other.Unlock()
 	}
-	if lost.n > 0 {
+	if lost != nil {
 		q.b.log.Warn("dead-letter queue full, messages dropped", "queue", q.name,
 			"deadLetterQueue", lost.queue, "count", lost.n, "firstMsgId", lost.firstID)
 	}

@@ -18,10 +18,12 @@ import "github.com/google/btree"
 // memmove of a node's keys, into O(1) appends and pops; deleting from its
 // middle is a binary search and a tombstone. When a run is mostly
 // tombstones, its live keys move to the B-tree, so its memory follows the
-// messages it holds. Each message records where its key is.
+// messages it holds. Each message records where its key is. The B-tree is
+// made when a key first goes there: a queue that only ever sends without
+// delay and receives with its own visibility timeout never needs one.
 type index struct {
-	tree *btree.BTreeG[treeKey]
-	runs [2]run // inReady-1, inFlight-1
+	tree *btree.BTreeG[treeKey] // nil until needed
+	runs [2]run                 // inReady-1, inFlight-1
 	log  *messageLog
 }
 
@@ -34,7 +36,15 @@ const (
 )
 
 func newIndex(log *messageLog) index {
-	return index{tree: btree.NewG(32, lessKey), log: log}
+	return index{log: log}
+}
+
+// treeFor returns the B-tree, made on first use.
+func (x *index) treeFor() *btree.BTreeG[treeKey] {
+	if x.tree == nil {
+		x.tree = btree.NewG(32, lessKey)
+	}
+	return x.tree
 }
 
 // insert adds m's key, in the run to if it appends there in order, else in
@@ -46,7 +56,7 @@ func (x *index) insert(m *message, to uint8, horizon int64) {
 		m.where = to
 		return
 	}
-	x.tree.ReplaceOrInsert(k)
+	x.treeFor().ReplaceOrInsert(k)
 	m.where = inTree
 }
 
@@ -71,7 +81,7 @@ func (x *index) spill(r *run) {
 		if k.seqBit&tombstone != 0 {
 			continue
 		}
-		x.tree.ReplaceOrInsert(k)
+		x.treeFor().ReplaceOrInsert(k)
 		x.log.get(k.seq()).where = inTree
 	}
 	r.reset()
@@ -80,8 +90,10 @@ func (x *index) spill(r *run) {
 // min returns the smallest key and where it is; ok is false if x is
 // empty.
 func (x *index) min() (k treeKey, where uint8, ok bool) {
-	if k, ok = x.tree.Min(); ok {
-		where = inTree
+	if x.tree != nil {
+		if k, ok = x.tree.Min(); ok {
+			where = inTree
+		}
 	}
 	for i := range x.runs {
 		r := &x.runs[i]
@@ -106,14 +118,16 @@ func (x *index) popMin(where uint8) {
 // its horizon to now.
 func (x *index) cross(horizon, now int64, f func(treeKey)) int64 {
 	next := int64(maxTime)
-	x.tree.AscendGreaterOrEqual(treeKey{visibleAt: horizon + 1}, func(k treeKey) bool {
-		if k.visibleAt > now {
-			next = k.visibleAt
-			return false
-		}
-		f(k)
-		return true
-	})
+	if x.tree != nil {
+		x.tree.AscendGreaterOrEqual(treeKey{visibleAt: horizon + 1}, func(k treeKey) bool {
+			if k.visibleAt > now {
+				next = k.visibleAt
+				return false
+			}
+			f(k)
+			return true
+		})
+	}
 	for i := range x.runs {
 		next = min(next, x.runs[i].cross(horizon, now, f))
 	}
@@ -122,7 +136,7 @@ func (x *index) cross(horizon, now int64, f func(treeKey)) int64 {
 
 // clear empties x.
 func (x *index) clear() {
-	x.tree.Clear(false)
+	x.tree = nil // a purged queue gives its tree's memory back
 	for i := range x.runs {
 		x.runs[i].reset()
 	}

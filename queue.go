@@ -46,7 +46,7 @@ type Queue struct {
 
 	sendLimit, recvLimit, delLimit *rate.Limiter // nil: no limit
 
-	lost lostMessages // dropped at a full dead-letter queue, not yet logged
+	lost *lostMessages // dropped at a full dead-letter queue, not yet logged; nil if none
 
 	waiters waitList    // receives parked in a long poll
 	timer   *time.Timer // wakes waiters when the next message becomes visible

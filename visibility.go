@@ -159,6 +159,7 @@ func (q *Queue) longPoll(ctx context.Context, now, due int64, n int, wait time.D
 		q.waiters.push(w)
 		q.armTimer(now)
 		q.armSourceTimer(now, due)
+		due = maxTime // armed: the source timer re-arms itself while receives wait
 		w.cond.Wait()
 		switch q.state {
 		case stateDeleted:

@@ -12,11 +12,28 @@ cd "$(dirname "$0")/.."
 COUNT=${COUNT:-3}
 out=benchmarks/out
 mkdir -p "$out"
-bench() { # file, then go test arguments
-	local f=$1; shift
-	echo "== go test -run '^\$' $*" | tee -a "$out/log.txt"
-	go test -run '^$' -count "$COUNT" "$@" | tee "$out/$f"
+# The root module's test binary, built once. Each benchmark runs COUNT
+# times in rounds, each time in a process of its own: a passing disturbance
+# on the machine spreads over every benchmark instead of spoiling one, and
+# no benchmark inherits another's heap or garbage collector state.
+go test -c -o "$out/cmq.test" .
+bench() { # file, flags, then one -test.bench pattern per process
+	local f=$1 flags=$2; shift 2
+	echo "== cmq.test -test.run '^\$' $flags -test.bench {$*}" | tee -a "$out/log.txt"
+	: >"$out/$f"
+	for _ in $(seq "$COUNT"); do
+		for p in "$@"; do
+			# shellcheck disable=SC2086
+			"$out/cmq.test" -test.run '^$' -test.count 1 $flags -test.bench "$p" | tee -a "$out/$f"
+		done
+	done
 }
+cycles=()
+for mode in single batch16; do
+	for backlog in queued=0 queued=1000 queued=100000 queued=1000000 inflight=100000; do
+		cycles+=("^BenchmarkCycle\$/^$mode\$/^$backlog\$")
+	done
+done
 : >"$out/log.txt"
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -28,10 +45,10 @@ bench() { # file, then go test arguments
 cat "$out/machine.txt"
 
 # The root module: the queue and the baselines, in one run.
-bench cycle.txt -bench 'Cycle|Baseline|Parallel' -benchtime 1s .
-bench wakeup.txt -bench 'Wakeup' -benchtime 10000x .
-bench memory.txt -bench 'Memory|Queues/idle' -benchtime 1x .
-bench create.txt -bench 'Queues/create' -benchtime 100000x .
+bench cycle.txt "-test.benchtime 1s -test.benchmem" "${cycles[@]}" Baseline Parallel
+bench wakeup.txt "-test.benchtime 10000x -test.benchmem" Wakeup
+bench memory.txt "-test.benchtime 1x -test.benchmem" 'Memory|Queues/idle'
+bench create.txt "-test.benchtime 100000x -test.benchmem" 'Queues/create'
 # The peer comparison, in the nested module (goqite on in-memory SQLite).
 (cd benchmarks && go test -run '^$' -count "$COUNT" -bench 'Peer' -benchtime 2s .) | tee "$out/peer.txt"
 
