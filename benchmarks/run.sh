@@ -2,14 +2,14 @@
 # Runs every benchmark of BENCHMARKS.md and rewrites its results section and
 # cycle-vs-backlog.png. Usage, from anywhere in the checkout:
 #
-#	benchmarks/run.sh            # -count 3 (about 6 minutes on 2 cores)
+#	benchmarks/run.sh            # 5 rounds (about 6 minutes on 2 cores)
 #	COUNT=1 benchmarks/run.sh    # quicker, noisier
 #
 # Raw `go test -bench` output is kept in benchmarks/out/ (not committed).
 # Numbers are medians over COUNT runs; no benchstat needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COUNT=${COUNT:-3}
+COUNT=${COUNT:-5}
 out=benchmarks/out
 mkdir -p "$out"
 # The root module's test binary, built once. Each benchmark runs COUNT
