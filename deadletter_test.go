@@ -684,20 +684,7 @@ func TestDeadLetterLongPollWokenByMove(t *testing.T) {
 func TestDeadLetterQueueFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs bytes.Buffer
-		lim := cmq.DefaultLimits()
-		lim.MsgHeapNum.Min = 1
-		b := extBroker(t, cmq.WithLimits(lim), cmq.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-		dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(1)})
-		src := extQueue(t, b, "src", cmq.QueueAttributes{
-			VisibilityTimeout: cmq.Ptr(time.Second),
-			DeadLetterPolicy:  &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1},
-		})
-		ids, err := src.BatchSend([]string{"a", "b"}, 0)
-		require.NoError(t, err)
-		_, err = src.BatchReceive(t.Context(), 2, 0)
-		require.NoError(t, err)
-		time.Sleep(time.Second)
-		extNoMessage(t, src)
+		_, src, dlq, ids := overflowDeadLetter(t, slog.NewTextHandler(&logs, nil))
 
 		assert.Equal(t, extCounts{}, extCountsOf(t, src))
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
@@ -718,27 +705,39 @@ func TestDeadLetterQueueFull(t *testing.T) {
 // broker and the queue that is logging does not deadlock.
 func TestLoggerCallsBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lim := cmq.DefaultLimits()
-		lim.MsgHeapNum.Min = 1
 		h := &callbackHandler{}
-		b := extBroker(t, cmq.WithLimits(lim), cmq.WithLogger(slog.New(h)))
-		h.b = b
-		extQueue(t, b, "dlq", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(1)})
-		src := extQueue(t, b, "src", cmq.QueueAttributes{
-			VisibilityTimeout: cmq.Ptr(time.Second),
-			DeadLetterPolicy:  &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1},
-		})
-		_, err := src.BatchSend([]string{"a", "b"}, 0)
-		require.NoError(t, err)
-		_, err = src.BatchReceive(t.Context(), 2, 0)
-		require.NoError(t, err)
-		time.Sleep(time.Second)
-		extNoMessage(t, src) // drops "b", and logs it
+		b, _, _, _ := overflowDeadLetter(t, h) // drops "b", and logs it
 		require.NoError(t, b.DeleteQueue("src"))
 		require.NoError(t, b.Close())
 		assert.Equal(t, []string{"queue created", "queue created", "dead-letter queue full, messages dropped",
 			"queue deleted", "broker closed"}, h.msgs)
 	})
+}
+
+// overflowDeadLetter makes a broker logging to h, a dead-letter queue
+// "dlq" that holds one message and a source "src" (policy 0, one receive),
+// and sends "a" and "b" through src until both move: "a" reaches dlq and
+// "b" is dropped. It returns the ids of a and b.
+func overflowDeadLetter(t *testing.T, h slog.Handler) (b *cmq.Broker, src, dlq *cmq.Queue, ids []string) {
+	t.Helper()
+	lim := cmq.DefaultLimits()
+	lim.MsgHeapNum.Min = 1
+	b = extBroker(t, cmq.WithLimits(lim), cmq.WithLogger(slog.New(h)))
+	if c, ok := h.(*callbackHandler); ok {
+		c.b = b
+	}
+	dlq = extQueue(t, b, "dlq", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(1)})
+	src = extQueue(t, b, "src", cmq.QueueAttributes{
+		VisibilityTimeout: cmq.Ptr(time.Second),
+		DeadLetterPolicy:  &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1},
+	})
+	ids, err := src.BatchSend([]string{"a", "b"}, 0)
+	require.NoError(t, err)
+	_, err = src.BatchReceive(t.Context(), 2, 0)
+	require.NoError(t, err)
+	time.Sleep(time.Second)
+	extNoMessage(t, src)
+	return b, src, dlq, ids
 }
 
 // callbackHandler records messages, and on each calls the broker and each

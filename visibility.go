@@ -251,11 +251,16 @@ func (q *Queue) armTimer(now int64) {
 		return
 	}
 	q.timerAt = at
-	d := time.Duration(at - now)
-	if q.timer == nil {
-		q.timer = time.AfterFunc(d, q.timerFired)
+	startTimer(&q.timer, time.Duration(at-now), q.timerFired)
+}
+
+// startTimer makes *t fire f after d: a new timer the first time, the
+// same one reset after that.
+func startTimer(t **time.Timer, d time.Duration, f func()) {
+	if *t == nil {
+		*t = time.AfterFunc(d, f)
 	} else {
-		q.timer.Reset(d)
+		(*t).Reset(d)
 	}
 }
 
@@ -300,12 +305,7 @@ func (q *Queue) armSourceTimer(now, due int64) {
 		return
 	}
 	q.srcDue.Store(due)
-	d := time.Duration(due - now)
-	if q.srcTimer == nil {
-		q.srcTimer = time.AfterFunc(d, q.sourceTimerFired)
-	} else {
-		q.srcTimer.Reset(d)
-	}
+	startTimer(&q.srcTimer, time.Duration(due-now), q.sourceTimerFired)
 }
 
 // sourceTimerFired lets the sources move what is due (each move wakes a
