@@ -131,6 +131,7 @@ func (b *Broker) createQueue(name string, attrs QueueAttributes) (*Queue, error)
 	q.idx = newIndex(&q.log)
 	q.horizon = now
 	q.nextPending = maxTime
+	q.srcHint.Store(maxTime)
 	q.sendLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
 	q.recvLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
 	q.delLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)

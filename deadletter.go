@@ -113,21 +113,28 @@ func (q *Queue) nextTimeToLive() int64 {
 	return maxTime
 }
 
-// noteTimeToLive tells q's dead-letter queue, if receives wait there for a
-// later move, that q's next time-to-live move may have come closer (after
-// a send, a rewind or a new policy). The caller holds q.mu and has
-// advanced q to now; this takes the dead-letter queue's lock.
+// noteTimeToLive tells q's dead-letter queue that q's next time-to-live
+// move may have come closer (after a send, a rewind or a new policy): it
+// lowers the queue's srcHint, for receives about to wait, and re-arms the
+// source timer of receives already waiting for a later move. The caller
+// holds q.mu and has advanced q to now; this may take the dead-letter
+// queue's lock.
 func (q *Queue) noteTimeToLive(now int64) {
 	d := q.dlq
 	if d == nil {
 		return
 	}
 	next := q.nextTimeToLive()
+	if next == maxTime {
+		return
+	}
+	for h := d.srcHint.Load(); next < h && !d.srcHint.CompareAndSwap(h, next); h = d.srcHint.Load() {
+	}
 	if at := d.srcDue.Load(); at == 0 || next >= at {
-		return // nobody waits, or they wait for an earlier move
+		return // nobody waits yet (the hint is for them), or they wait for an earlier move
 	}
 	d.mu.Lock()
-	if d.state == stateOpen && d.waiters.n > 0 {
+	if d.state == stateOpen && d.polling > 0 {
 		d.armSourceTimer(max(now, d.horizon), next)
 	}
 	d.mu.Unlock()

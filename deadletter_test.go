@@ -1090,3 +1090,87 @@ func TestDeadLetterDeletedWhileFlowing(t *testing.T) {
 		require.NoError(t, err, "the name is free again")
 	})
 }
+
+// Races around a dead-letter queue's long poll and the time-to-live moves
+// of its source, each run many times with the goroutines interleaved by
+// the scheduler: a send while a receive starts waiting, a send while the
+// source timer's callback runs, and a receive that takes the message a
+// move woke a waiter for. No wake-up may be lost.
+func TestDeadLetterLongPollRaces(t *testing.T) {
+	lim := cmq.DefaultLimits()
+	lim.MaxTimeToLive.Min = time.Second
+	lim.PollingWait.Max = time.Hour
+	lim.QPS = 0 // the fewer steps a send takes, the more often the races hit
+	ttl := &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: 10 * time.Second}
+	setup := func(t *testing.T) (src, dlq *cmq.Queue) {
+		b := extBroker(t, cmq.WithLimits(lim))
+		dlq = extQueue(t, b, "dlq", cmq.QueueAttributes{})
+		return extQueue(t, b, "src", cmq.QueueAttributes{DeadLetterPolicy: ttl}), dlq
+	}
+	const rounds = 1000
+	t.Run("send while a receive starts", func(t *testing.T) {
+		for range rounds {
+			synctest.Test(t, func(t *testing.T) {
+				src, dlq := setup(t)
+				t0 := time.Now()
+				w := dlWait(t, dlq, time.Hour)
+				go func() { _, _ = src.Send("m", 0) }()
+				r := <-w
+				require.NoError(t, r.err)
+				require.Equal(t, "m", r.m.Body)
+				require.Equal(t, t0.Add(10*time.Second), r.at)
+			})
+		}
+	})
+	t.Run("send while the timer fires", func(t *testing.T) {
+		for range rounds {
+			synctest.Test(t, func(t *testing.T) {
+				src, dlq := setup(t)
+				t0 := time.Now()
+				_, err := src.Send("m1", 0)
+				require.NoError(t, err)
+				w1 := dlWait(t, dlq, time.Hour)
+				synctest.Wait()
+				w2 := dlWait(t, dlq, time.Hour)
+				synctest.Wait()
+				go func() {
+					time.Sleep(time.Until(t0.Add(10 * time.Second)))
+					_, _ = src.Send("m2", 0) // moves at t0+20s
+				}()
+				r1, r2 := <-w1, <-w2
+				require.Equal(t, "m1", r1.m.Body)
+				require.NoError(t, r2.err)
+				require.Equal(t, "m2", r2.m.Body)
+				require.Equal(t, t0.Add(20*time.Second), r2.at)
+			})
+		}
+	})
+	t.Run("another receive takes the moved message", func(t *testing.T) {
+		for range rounds {
+			synctest.Test(t, func(t *testing.T) {
+				src, dlq := setup(t)
+				t0 := time.Now()
+				_, err := src.Send("m1", 0) // moves at t0+10s
+				require.NoError(t, err)
+				time.Sleep(5 * time.Second)
+				_, err = src.Send("m2", 0) // moves at t0+15s
+				require.NoError(t, err)
+				w := dlWait(t, dlq, time.Hour)
+				thief := make(chan cmq.Message, 1)
+				go func() {
+					time.Sleep(time.Until(t0.Add(10 * time.Second)))
+					m, _ := dlq.Receive(t.Context(), 0)
+					thief <- m
+				}()
+				r, taken := <-w, <-thief
+				if r.m.Body == "m1" {
+					return // the waiter won the race for m1
+				}
+				require.Equal(t, "m1", taken.Body)
+				require.NoError(t, r.err)
+				require.Equal(t, "m2", r.m.Body)
+				require.Equal(t, t0.Add(15*time.Second), r.at)
+			})
+		}
+	})
+}

@@ -52,12 +52,18 @@ type Queue struct {
 	timer   *time.Timer // wakes waiters when the next message becomes visible
 	timerAt int64       // when timer fires; 0: not armed
 
+	polling int // receives inside longPoll, listed in waiters or just woken
+
 	// For a dead-letter queue with waiters: srcTimer pulls from the source
 	// queues when the next time-to-live move falls due (srcDue), so that a
 	// move out of an idle source wakes a waiter at its instant. srcDue is
 	// 0 while no receive waits, maxTime while waiters wait for no move.
+	// srcHint is the earliest move the sources announced since the timer
+	// last pulled (maxTime: none): a waiter arms for it too, so that a
+	// send between its pull and its arming is not missed.
 	srcTimer *time.Timer
 	srcDue   atomic.Int64
+	srcHint  atomic.Int64
 
 	// Dead-letter bindings, written under the broker's lock and q.mu.
 	dlq      *Queue       // this queue's dead-letter queue

@@ -115,7 +115,11 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 		ms = append(ms, m)
 		out = append(out, m.view())
 	}
+	if len(ms) == 0 {
+		return out
+	}
 	q.setHandles(out[start:], ms)
+	q.armTimer(now) // receives still waiting get these back when their timeout ends
 	return out
 }
 
@@ -144,17 +148,26 @@ func (q *Queue) longPoll(ctx context.Context, now, due int64, n int, wait time.D
 		q.waiters.signal(w)
 		q.mu.Unlock()
 	})
+	q.polling++
 	defer func() {
 		stop()
 		timer.Stop()
 		q.waiters.remove(w)
+		q.polling--
 		if q.state == stateOpen && q.active > 0 {
 			q.waiters.wake(1)
 		}
-		if q.waiters.n == 0 {
+		if q.polling == 0 {
 			q.stopTimers()
 		}
 	}()
+	// Sources may have announced a move after this receive pulled. Mark
+	// the wait (srcDue != 0) before reading the hint: a source stores the
+	// hint before reading srcDue, so one of the two sees the other.
+	if q.srcDue.Load() == 0 {
+		q.srcDue.Store(maxTime)
+	}
+	due = min(due, q.srcHint.Load())
 	for {
 		q.waiters.push(w)
 		q.armTimer(now)
@@ -294,7 +307,7 @@ func (q *Queue) stopTimers() {
 
 // armSourceTimer makes sure the waiters of a dead-letter queue see a
 // time-to-live move out of a source at the instant due (maxTime: none is
-// known). The caller holds q.mu and has waiters.
+// known). The caller holds q.mu, and receives are polling.
 func (q *Queue) armSourceTimer(now, due int64) {
 	at := q.srcDue.Load()
 	if at == 0 {
@@ -311,14 +324,21 @@ func (q *Queue) armSourceTimer(now, due int64) {
 // sourceTimerFired lets the sources move what is due (each move wakes a
 // waiter) and arms the timer for the next move while receives wait.
 func (q *Queue) sourceTimerFired() {
-	due := q.pullSources(true)
+	q.srcHint.Store(maxTime) // moves announced from here on lower it again
+	q.rearmSources(q.pullSources(true))
+}
+
+// rearmSources arms the source timer for due, or for a move announced
+// since the pull, while receives wait. The timer's last instant has
+// passed, so it is forgotten rather than kept as the earliest.
+func (q *Queue) rearmSources(due int64) {
 	q.mu.Lock()
 	defer q.unlock()
-	if q.state != stateOpen || q.waiters.n == 0 {
+	if q.state != stateOpen || q.polling == 0 {
 		return
 	}
 	q.srcDue.Store(maxTime)
-	q.armSourceTimer(max(q.b.now(), q.horizon), due)
+	q.armSourceTimer(max(q.b.now(), q.horizon), min(due, q.srcHint.Load()))
 }
 
 // ChangeVisibility sets the next visible time of the message that receipt

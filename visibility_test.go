@@ -701,3 +701,26 @@ func TestLongPollReleasesContextCallback(t *testing.T) {
 		assert.Zero(t, ctx.live.Load(), "context callbacks left registered")
 	})
 }
+
+// A message received while other receives wait comes back to them when
+// its visibility timeout ends.
+func TestLongPollWakesOnOthersVisibilityTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(10 * time.Second)})
+		first := goReceive(t.Context(), q, 0, 20*time.Second)
+		synctest.Wait()
+		second := goReceive(t.Context(), q, 0, 25*time.Second)
+		synctest.Wait()
+		t0 := time.Now()
+		_, err := q.Send("m", 0)
+		require.NoError(t, err)
+		r := <-first // received, never deleted
+		require.NoError(t, r.err)
+		r = <-second
+		require.NoError(t, r.err)
+		assert.Equal(t, "m", r.msgs[0].Body)
+		assert.Equal(t, t0.Add(10*time.Second), r.at)
+		assert.Equal(t, 2, r.msgs[0].DequeueCount)
+	})
+}
