@@ -325,11 +325,12 @@ func (q *Queue) SetAttributes(a QueueAttributes) error {
 // delay, [ErrHeapFull], [ErrThrottled], [ErrQueueNotExist], [ErrClosed].
 // A failed send enqueues nothing.
 func (q *Queue) Send(body string, delay time.Duration) (string, error) {
-	bodies, ids := [1]string{body}, [1]string{}
-	if err := q.send(bodies[:], false, delay, ids[:]); err != nil {
+	bodies, id := [1]string{body}, [1]string{}
+	ids := id[:]
+	if err := q.send(bodies[:], false, delay, &ids); err != nil {
 		return "", err
 	}
-	return ids[0], nil
+	return id[0], nil
 }
 
 // BatchSend sends up to [Limits].BatchSize messages with one delay and
@@ -338,25 +339,24 @@ func (q *Queue) Send(body string, delay time.Duration) (string, error) {
 //
 // Errors: as for Send, plus [ErrBatchSize] and [ErrBatchTooLarge].
 func (q *Queue) BatchSend(bodies []string, delay time.Duration) ([]string, error) {
-	if q.b.closed.Load() {
-		return nil, ErrClosed
-	}
-	if len(bodies) == 0 || len(bodies) > q.b.limits.BatchSize {
-		return nil, ErrBatchSize
-	}
-	ids := make([]string, len(bodies))
-	if err := q.send(bodies, true, delay, ids); err != nil {
+	var ids []string
+	if err := q.send(bodies, true, delay, &ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
-// send enqueues bodies (one, or a batch) and writes their ids to ids.
-func (q *Queue) send(bodies []string, batch bool, delay time.Duration, ids []string) error {
+// send enqueues bodies (one, or a batch) and writes their ids to *ids,
+// which it allocates if it is nil. It checks every argument: after Close
+// nothing else matters, then the batch size, the delay and the bodies.
+func (q *Queue) send(bodies []string, batch bool, delay time.Duration, ids *[]string) error {
 	n := len(bodies)
 	l := &q.b.limits
 	if q.b.closed.Load() {
 		return ErrClosed
+	}
+	if batch && (n == 0 || n > l.BatchSize) {
+		return ErrBatchSize
 	}
 	if !l.Delay.contains(delay) {
 		return outOfRange("delaySeconds")
@@ -403,7 +403,10 @@ func (q *Queue) send(bodies []string, batch bool, delay time.Duration, ids []str
 		q.log.push(m)
 		q.insert(m, to)
 	}
-	q.messageIDs(ids, q.nextSeq-uint64(n))
+	if *ids == nil {
+		*ids = make([]string, n)
+	}
+	q.messageIDs(*ids, q.nextSeq-uint64(n))
 	if delay == 0 {
 		q.waiters.wake(n)
 	} else {

@@ -31,13 +31,6 @@ func newNonce() uint64 {
 
 const hexDigits = "0123456789abcdef"
 
-// encodeReceipt returns the handle for seq and nonce.
-func encodeReceipt(seq, nonce uint64) string {
-	var b [receiptLen]byte
-	putReceipt(b[:], seq, nonce)
-	return string(b[:])
-}
-
 // setHandles sets the ids and the new receipt handles of out, the views of
 // ms, just received by the caller, who holds q.mu. The strings of one
 // receive share one allocation.

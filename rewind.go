@@ -51,12 +51,14 @@ func (q *Queue) Rewind(start time.Time) error {
 		if m.where != inNone && m.dequeues == 0 && (m.visibleAt == m.enqueued || m.visibleAt > now) {
 			continue // never received: in its send-order place, or still delayed
 		}
+		if now-m.enqueued >= ttl {
+			// Only a deleted, kept message can be here: advance moved
+			// every other one whose time-to-live passed.
+			q.moveToDeadLetter(m, now)
+			continue
+		}
 		if m.where != inNone && m.visibleAt <= now {
 			n-- // already active: it only moves to its send-order place
-		}
-		if now-m.enqueued >= ttl {
-			q.moveToDeadLetter(m, now) // its time-to-live passed before the rewind
-			continue
 		}
 		q.unlink(m)
 		m.visibleAt, m.nonce, m.dequeues, m.firstDeq = m.enqueued, 0, 0, 0

@@ -42,18 +42,17 @@ func (q *Queue) Receive(ctx context.Context, wait time.Duration) (Message, error
 //
 // Errors: as for Receive, plus [ErrBatchSize].
 func (q *Queue) BatchReceive(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+	return q.receive(ctx, n, wait, nil)
+}
+
+// receive receives up to n messages into out. It checks every argument:
+// after Close nothing else matters, then n, then the wait.
+func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) ([]Message, error) {
 	if q.b.closed.Load() {
 		return nil, ErrClosed
 	}
 	if n < 1 || n > q.b.limits.BatchSize {
 		return nil, ErrBatchSize
-	}
-	return q.receive(ctx, n, wait, nil)
-}
-
-func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) ([]Message, error) {
-	if q.b.closed.Load() {
-		return nil, ErrClosed
 	}
 	if r := q.b.limits.PollingWait; wait > r.Max || wait >= 0 && wait < r.Min {
 		return nil, outOfRange("pollingWaitSeconds")
