@@ -168,7 +168,7 @@ func (q *Queue) deadLetterExpired(now int64) {
 	q.ttlSeq = s
 }
 
-// moveToDeadLetter moves m, which is in q's tree, to q's dead-letter queue.
+// moveToDeadLetter moves m, which is in q's index, to q's dead-letter queue.
 // If that queue is full or gone the message is dropped. The caller holds
 // q.mu; this takes the dead-letter queue's lock (source before
 // dead-letter queue).

@@ -191,5 +191,7 @@ func TestErrorIsNonError(t *testing.T) {
 	assert.False(t, errors.Is(cmq.ErrNoMessage, nilErr), "a typed nil target")
 	assert.False(t, nilErr.Is(cmq.ErrNoMessage))
 	assert.Equal(t, "cmq: <nil>", nilErr.Error())
+	assert.Equal(t, "<nil>", nilErr.WireMessage(), "nil-safe, like Error")
+	assert.NoError(t, nilErr.Unwrap())
 	assert.False(t, errors.Is(context.Canceled, cmq.ErrInternal))
 }

@@ -42,7 +42,7 @@ type Queue struct {
 	active, inactive, delayed, rewound int
 	horizon                            int64  // the instant the counts are for
 	nextPending                        int64  // no index entry has horizon < visibleAt < nextPending
-	liveSeq                            uint64 // no message below this seq is in the tree
+	liveSeq                            uint64 // no message below this seq is in the index
 	ttlSeq                             uint64 // messages below this seq were checked for time-to-live
 
 	sendLimit, recvLimit, delLimit *rate.Limiter // nil: no limit
@@ -459,7 +459,7 @@ func (q *Queue) remove(m *message) {
 		return
 	}
 	q.drop(m)
-	// Nothing refers to m any more: the tree and the log let go of it, and
+	// Nothing refers to m any more: the index and the log let go of it, and
 	// its handle no longer finds it.
 	*m = message{}
 	messagePool.Put(m)
