@@ -449,6 +449,8 @@ func TestCloseIdempotentAndFinal(t *testing.T) {
 		assert.ErrorIs(t, err, cmq.ErrClosed, "ListQueues")
 		_, _, err = b.ListDeadLetterSourceQueues(t.Context(), "dlq", cmq.ListOptions{})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "ListDeadLetterSourceQueues")
+		_, _, err = b.ListDeadLetterSourceQueues(t.Context(), "1bad", cmq.ListOptions{})
+		assert.ErrorIs(t, err, cmq.ErrClosed, "ListDeadLetterSourceQueues with a bad name: closed first")
 
 		start := time.Now()
 		for method, err := range queueCalls(t.Context(), q) {

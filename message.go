@@ -10,6 +10,13 @@ import (
 // Message is a received message: what CMQ's ReceiveMessage returns. It is
 // a plain value, a copy of the message as it was received; the zero Message
 // is what a failed receive returns.
+//
+// Message ids and receipt handles are plain strings, by decision: they are
+// opaque tokens that cross the wire as strings and that users store, and a
+// defined string type would not stop q.Delete(ctx, "literal") while it
+// would cost a conversion at every frontend. The two cannot be confused
+// unnoticed: an id always contains '-' and a handle is 32 hexadecimal
+// digits, so q.Delete(ctx, m.ID) fails with [ErrInvalidReceiptHandle].
 type Message struct {
 	// ID is the message id returned by the send. It is unique within the
 	// broker and kept when the message moves to a dead-letter queue.

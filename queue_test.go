@@ -419,6 +419,27 @@ func TestDeleteMalformedHandles(t *testing.T) {
 	})
 }
 
+// Ids and receipt handles are both strings, and a mix-up is caught at
+// once: an id always contains '-', a handle is 32 hexadecimal digits, so
+// deleting by id fails with ErrInvalidReceiptHandle and deletes nothing.
+func TestDeleteByMessageIDFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		_, err := q.Send(t.Context(), "x", 0)
+		require.NoError(t, err)
+		m, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		assert.Contains(t, m.ID, "-")
+		assert.Regexp(t, `^[0-9a-f]{32}$`, m.ReceiptHandle)
+
+		assert.ErrorIs(t, q.Delete(t.Context(), m.ID), cmq.ErrInvalidReceiptHandle)
+		assert.ErrorIs(t, b.Service().DeleteMessage(t.Context(), "q", m.ID), cmq.ErrInvalidReceiptHandle)
+		assert.Equal(t, counts{Inactive: 1}, countsOf(t, q), "nothing deleted")
+		require.NoError(t, q.Delete(t.Context(), m.ReceiptHandle))
+	})
+}
+
 func TestBatchDelete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBroker(t)
