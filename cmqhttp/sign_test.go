@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The documented example (cmq-api.md 2.5).
+// The example in CMQ's documentation of its signature algorithm.
 var vectorParams = [][2]string{
 	{"Action", "SendMessage"},
 	{"Nonce", "2889712707386595659"},
