@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// --- Point 4: Receive and BatchReceive. ---
+// --- Receive, BatchReceive and long polls. ---
 
 func TestReceiveFields(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
