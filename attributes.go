@@ -77,15 +77,14 @@ type QueueInfo struct {
 
 // Attributes returns the queue's attributes and exact counts.
 // Errors: [ErrQueueNotExist], [ErrClosed], ctx.Err().
-func (q *Queue) Attributes(ctx context.Context) (QueueInfo, error) {
+func (q *Queue) Attributes(ctx context.Context) (_ QueueInfo, err error) {
 	if err := q.enter(ctx); err != nil {
 		return QueueInfo{}, err
 	}
-	_, err := q.lock()
-	if err != nil {
+	if _, err = q.lock(); err != nil {
 		return QueueInfo{}, err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	info := QueueInfo{
 		ID:                q.id,
 		Name:              q.name,
@@ -131,7 +130,7 @@ func (q *Queue) oldestLive() *message {
 // Setting RewindPeriod to 0 drops the deleted messages kept for rewind.
 //
 // Errors: as for [Broker.CreateQueue], plus [ErrQueueNotExist].
-func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) error {
+func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
@@ -143,7 +142,11 @@ func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) error {
 		b.mu.Unlock()
 		return err
 	}
-	defer q.unlockWith(&b.mu)
+	defer func() {
+		if e := q.unlockWith(&b.mu); e != nil {
+			err = e
+		}
+	}()
 	set, err := q.set.apply(a, &b.limits)
 	if err != nil {
 		return err
@@ -169,6 +172,7 @@ func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) error {
 	q.bindLocked(dlq)
 	q.set = set
 	q.modified = now
+	q.logState(now)
 	q.advance(now) // a shorter retention or time-to-live applies at once
 	q.noteTimeToLive(now)
 	return nil

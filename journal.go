@@ -8,76 +8,6 @@ import (
 	"github.com/opencmq/cmq/internal/wal"
 )
 
-// SyncPolicy says when a durable broker's changes reach the disk. Under
-// every policy a call that returned has written its change to the
-// operating system, so it survives the process being killed (kill -9);
-// the policies differ in what survives a power loss or a kernel crash.
-// The zero SyncPolicy is [SyncAlways].
-type SyncPolicy struct {
-	every time.Duration // 0: always; < 0: none
-}
-
-var (
-	// SyncAlways: a call returns only after its change is on disk (fsync).
-	// Calls that run together share one fsync (group commit), so many
-	// concurrent callers cost little more than one; a single caller pays
-	// one fsync per call. Nothing that returned is lost, even to a power
-	// loss. The default.
-	SyncAlways = SyncPolicy{}
-	// SyncNone leaves writing back to the kernel: a power loss or kernel
-	// crash may lose changes of the last half minute or so (the kernel's
-	// dirty-page write-back), a process crash loses nothing.
-	SyncNone = SyncPolicy{every: -1}
-)
-
-// SyncEvery returns the policy that syncs at most d after a change: a
-// power loss loses at most the changes of the last d; a process crash
-// loses nothing. A timer runs only while changes wait to be synced. d <= 0
-// means [SyncAlways].
-func SyncEvery(d time.Duration) SyncPolicy {
-	if d <= 0 {
-		return SyncAlways
-	}
-	return SyncPolicy{every: d}
-}
-
-// String returns "always", "none" or the interval, as ParseSyncPolicy
-// reads them.
-func (p SyncPolicy) String() string {
-	switch {
-	case p.every == 0:
-		return "always"
-	case p.every < 0:
-		return "none"
-	}
-	return p.every.String()
-}
-
-// ParseSyncPolicy reads "always", "none" or a duration such as "100ms".
-func ParseSyncPolicy(s string) (SyncPolicy, error) {
-	switch s {
-	case "always":
-		return SyncAlways, nil
-	case "none":
-		return SyncNone, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return SyncPolicy{}, ErrInvalidParameter.withMessage("sync policy %q: want always, none or a positive duration", s)
-	}
-	return SyncEvery(d), nil
-}
-
-func (p SyncPolicy) wal() wal.SyncPolicy {
-	switch {
-	case p.every == 0:
-		return wal.SyncAlways
-	case p.every < 0:
-		return wal.SyncNone
-	}
-	return wal.SyncEvery(p.every)
-}
-
 // journal is a durable broker's write-ahead log: every change is appended
 // while the lock that orders it is held, so the log's order is the order
 // of the changes, and the call that made it waits for the sync after
@@ -112,9 +42,7 @@ func (j *journal) append(rec []byte) wal.Pos {
 }
 
 func (j *journal) fail(err error) {
-	e := ErrJournal.withMessage("%s: %v", ErrJournal.Message, err)
-	e.cause = err
-	j.failed.CompareAndSwap(nil, e)
+	j.failed.CompareAndSwap(nil, ErrJournal.wrap(err))
 }
 
 // err returns the journal's failure, or nil.
@@ -226,7 +154,7 @@ func (b *Broker) compact() {
 func (q *Queue) snapshot(e *enc, now int64) wal.Pos {
 	j := q.b.j
 	e.start(recQueue, now)
-	st := q.state()
+	st := q.record()
 	e.queue(&st)
 	pos := j.append(e.b)
 	var chunk [compactChunk]*message
@@ -247,9 +175,9 @@ func (q *Queue) snapshot(e *enc, now int64) wal.Pos {
 	return pos
 }
 
-// state returns what a recQueue record says of q. The caller holds q.mu.
-func (q *Queue) state() queueState {
-	return queueState{num: q.num, name: q.name, id: q.id, created: q.created,
+// record returns what a recQueue record says of q. The caller holds q.mu.
+func (q *Queue) record() queueRecord {
+	return queueRecord{num: q.num, name: q.name, id: q.id, created: q.created,
 		modified: q.modified, nextSeq: q.nextSeq, set: q.set}
 }
 
@@ -346,7 +274,7 @@ func (q *Queue) logState(now int64) {
 	}
 	e := &q.rec
 	e.start(recQueue, now)
-	st := q.state()
+	st := q.record()
 	e.queue(&st)
 	q.jpos = j.append(e.b)
 }
@@ -363,6 +291,20 @@ func (q *Queue) logPurge(now int64) {
 	q.jpos = j.append(e.b)
 }
 
+// logQueue logs a queue just created. The caller holds the broker's
+// lock.
+func (b *Broker) logQueue(q *Queue) wal.Pos {
+	j := b.j
+	if j == nil {
+		return wal.Pos{}
+	}
+	e := &j.scratch
+	e.start(recQueue, q.created)
+	st := q.record()
+	e.queue(&st)
+	return j.append(e.b)
+}
+
 // logDeleteQueue logs that q was deleted. The caller holds the broker's
 // lock.
 func (b *Broker) logDeleteQueue(q *Queue) wal.Pos {
@@ -374,4 +316,12 @@ func (b *Broker) logDeleteQueue(q *Queue) wal.Pos {
 	e.start(recDeleteQueue, b.now())
 	e.u(q.num)
 	return j.append(e.b)
+}
+
+// wrap returns a copy of e whose message adds cause's text and which
+// wraps cause; it still matches e.
+func (e *Error) wrap(cause error) *Error {
+	w := e.withMessage("%s: %v", e.Message, cause)
+	w.cause = cause
+	return w
 }

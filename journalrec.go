@@ -171,8 +171,8 @@ func (d *dec) end() error {
 	return d.err
 }
 
-// queueState is what a recQueue record holds.
-type queueState struct {
+// queueRecord is what a recQueue record holds.
+type queueRecord struct {
 	num      uint64
 	name, id string
 	created  int64
@@ -181,7 +181,7 @@ type queueState struct {
 	set      settings
 }
 
-func (e *enc) queue(s *queueState) {
+func (e *enc) queue(s *queueRecord) {
 	e.u(s.num)
 	e.str(s.name)
 	e.str(s.id)
@@ -204,8 +204,8 @@ func (e *enc) queue(s *queueState) {
 	}
 }
 
-func (d *dec) queue() queueState {
-	var s queueState
+func (d *dec) queue() queueRecord {
+	var s queueRecord
 	s.num = d.u()
 	s.name = d.str()
 	s.id = d.str()

@@ -16,14 +16,14 @@ func TestJournalRecordsReplay(t *testing.T) {
 			t.Fatalf("record type %d: %v", e.b[0], err)
 		}
 	}
-	set := DefaultLimits().defaultSettings()
+	set := defaults()
 	set.rewindPeriod = time.Hour
 	set.deadLetter = &DeadLetterPolicy{DeadLetterQueue: "d", Kind: DeadLetterOnTimeToLive, MaxTimeToLive: 5 * time.Minute}
 	e.start(recQueue, 100)
-	e.queue(&queueState{num: 7, name: "Q", id: "queue-x", created: 90, modified: 100, nextSeq: 3, set: set})
+	e.queue(&queueRecord{num: 7, name: "Q", id: "queue-x", created: 90, modified: 100, nextSeq: 3, set: set})
 	apply()
 	e.start(recQueue, 101)
-	e.queue(&queueState{num: 2, name: "d", id: "queue-d", created: 95, modified: 95, set: DefaultLimits().defaultSettings()})
+	e.queue(&queueRecord{num: 2, name: "d", id: "queue-d", created: 95, modified: 95, set: defaults()})
 	apply()
 	e.start(recSend, 200)
 	e.u(7)
@@ -110,7 +110,7 @@ func FuzzJournalRecord(f *testing.F) {
 	e.str("body")
 	f.Add(append([]byte(nil), e.b...))
 	e.start(recQueue, 1)
-	e.queue(&queueState{name: "q", set: DefaultLimits().defaultSettings()})
+	e.queue(&queueRecord{name: "q", set: defaults()})
 	f.Add(append([]byte(nil), e.b...))
 	e.start(recMove, 1)
 	e.u(0)
@@ -122,7 +122,7 @@ func FuzzJournalRecord(f *testing.F) {
 		r := newReplay()
 		var q enc
 		q.start(recQueue, 0)
-		q.queue(&queueState{num: 0, name: "q", set: DefaultLimits().defaultSettings()})
+		q.queue(&queueRecord{num: 0, name: "q", set: defaults()})
 		if err := r.apply(q.b); err != nil {
 			t.Fatal(err)
 		}
@@ -137,4 +137,10 @@ func FuzzJournalRecord(f *testing.F) {
 			t.Fatalf("a %d-byte record made %d bytes of messages", len(rec), n)
 		}
 	})
+}
+
+// defaults returns the settings of a queue created with no attributes.
+func defaults() settings {
+	l := DefaultLimits()
+	return l.defaultSettings()
 }

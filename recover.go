@@ -18,7 +18,7 @@ type replay struct {
 }
 
 type replayQueue struct {
-	st   queueState
+	st   queueRecord
 	msgs map[uint64]*message // alive ones have where == inTree, kept-for-rewind ones inNone
 }
 
@@ -157,8 +157,8 @@ func (r *replay) build(b *Broker) error {
 		if b.queues[key] != nil {
 			return fmt.Errorf("%w: two queues named %q", errRecord, st.name)
 		}
-		q := b.newQueue(st.name, st.id, st.num, st.set, st.created)
-		q.modified = st.modified
+		q := newQueue(b, st.name, st.num, st.set)
+		q.id, q.created, q.modified = st.id, st.created, st.modified
 		q.nextSeq = st.nextSeq
 		q.log.reset(0)
 		q.horizon = 0 // every message is counted not active; promote below counts them

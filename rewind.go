@@ -25,7 +25,7 @@ import (
 //
 // Errors: [ErrRewindDisabled] if RewindPeriod is 0, [ErrRewindTime],
 // [ErrQueueNotExist], [ErrClosed], ctx.Err().
-func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
+func (q *Queue) Rewind(ctx context.Context, start time.Time) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
 	if err != nil {
 		return err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	if q.set.rewindPeriod == 0 {
 		return ErrRewindDisabled
 	}
@@ -49,6 +49,7 @@ func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
 	}
 	// The log is in enqueue order: walk back from the newest message.
 	n := 0
+	var rewound []*message // for the journal
 	for m, older := q.log.last(), (*message)(nil); m != nil; m = older {
 		older = m.older
 		if m.enqueued < from {
@@ -72,7 +73,11 @@ func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
 		q.liveSeq = min(q.liveSeq, m.seq)
 		q.ttlSeq = min(q.ttlSeq, m.seq) // its time-to-live is checked again
 		n++
+		if q.b.j != nil {
+			rewound = append(rewound, m)
+		}
 	}
+	q.logUpdate(now, rewound)
 	q.waiters.wake(n)
 	q.noteTimeToLive(now)
 	return nil

@@ -15,7 +15,7 @@ import (
 //
 // Errors: [ErrOutOfRange] for the timeout, [ErrInvalidReceiptHandle],
 // [ErrQueueNotExist], [ErrClosed], ctx.Err().
-func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Duration) (time.Time, error) {
+func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Duration) (_ time.Time, err error) {
 	if err := q.enter(ctx); err != nil {
 		return time.Time{}, err
 	}
@@ -26,7 +26,7 @@ func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Dur
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	m, err := q.lookupReceipt(h, now)
 	if err != nil {
 		return time.Time{}, err
@@ -34,6 +34,8 @@ func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Dur
 	q.unlink(m)
 	m.visibleAt = now + int64(timeout)
 	q.insert(m, inTree)
+	changed := [1]*message{m}
+	q.logUpdate(now, changed[:])
 	if timeout == 0 {
 		q.waiters.wake(1)
 	} else {
