@@ -64,7 +64,7 @@ type crashAcks struct {
 	sent     map[string]string // id -> queue
 	deleted  map[string]bool
 	deleting map[string]bool // deletes begun: they may have happened without an acknowledgement
-	received map[string]int // id -> highest dequeue count acknowledged
+	received map[string]int  // id -> highest dequeue count acknowledged
 	history  map[string][]string
 }
 
