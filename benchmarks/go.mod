@@ -7,6 +7,7 @@ replace github.com/opencmq/cmq => ../
 require (
 	github.com/mattn/go-sqlite3 v1.14.28
 	github.com/opencmq/cmq v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.12.1
 	golang.org/x/perf v0.0.0-20260709024250-82a0b07e230d
 	gonum.org/v1/plot v0.17.0
 	maragu.dev/goqite v0.4.0

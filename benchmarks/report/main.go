@@ -69,7 +69,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	verdicts := judge(r)
-	section := render(r, verdicts, machine, filepath.Base(*png))
+	link := ""
+	if *png != "" {
+		link = filepath.Base(*png)
+	}
+	section := render(r, verdicts, machine, link)
 	if *png != "" {
 		if err := plot(r, *png); err != nil {
 			return err
