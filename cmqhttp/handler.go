@@ -1,53 +1,3 @@
-// Package cmqhttp serves a [cmq.Broker] over Tencent CMQ's legacy HTTP API
-// (Action=… on /v2/index.php), so that the official CMQ SDKs and other
-// existing clients work against it unchanged.
-//
-// # Wire protocol
-//
-// [NewHandler] returns an http.Handler for the path [Path]. It accepts GET
-// (parameters in the query string) and POST (parameters in the body, read
-// as form data whatever the Content-Type, the query string ignored); any
-// other method is 4000/10410. A request larger than
-// [Config].MaxRequestBytes (1 MiB by default) is 4000/10420. Every API
-// outcome, failures included, is HTTP 200 with a JSON object holding a
-// number "code" (0 on success), a string "message" ("(module)text" on
-// failure, from [cmq.Error.WireMessage]), a fresh "requestId", and the
-// action's fields at the top level; a path other than [Path] is 4000/10400.
-// A GET is limited by the http.Server's MaxHeaderBytes too: give it room
-// for MaxRequestBytes, or net/http refuses a long query string with its own
-// HTTP 431 before the handler sees it.
-//
-// Parameters follow CMQ: names are case-sensitive, '_' and '.' in a name
-// are the same character, a name may appear once (4000/10330), values are
-// UTF-8; arrays are name.0, name.1, … or name.1, name.2, …, contiguous
-// (4000/10380) and at most [cmq.Limits].BatchSize long (4000/10370);
-// unknown parameters (RequestClient, clientRequestId,
-// UserpollingWaitSeconds, Region, Token, …) are ignored. A missing required
-// parameter is 4000/10390 naming it, an integer that does not parse is
-// 4000/10360, and ranges are the broker's (4000/10350 and friends). Times
-// and durations are whole seconds on the wire; durations set through the Go
-// API that are not whole seconds are shown rounded up.
-//
-// # Signatures
-//
-// With [Config].Credentials set, every request must carry SecretId,
-// Signature, Timestamp and Nonce. The signature is checked as CMQ documents
-// it (see [StringToSign] and [Sign]; HmacSHA1, or HmacSHA256 when
-// SignatureMethod=HmacSHA256) over the Host header with its port. On POST a
-// signature made without the values that begin with '@' (the Python and PHP
-// SDKs' rule) is accepted too. An unknown SecretId is 4100/10270; a wrong
-// signature, a Timestamp more than [SignatureWindow] from the server's
-// clock, or a Nonce already accepted within that window is 4100/10030.
-// Without credentials nothing is checked.
-//
-// # Long polling
-//
-// ReceiveMessage and BatchReceiveMessage wait up to their
-// pollingWaitSeconds, or the queue's, on the request's context: a client
-// that goes away ends its wait at once with nothing consumed. A wait ended
-// by its context, for example when the server shuts down, is answered with
-// 7000/10200 (no message), the answer CMQ gives to any wait that ends
-// empty.
 package cmqhttp
 
 import (
@@ -100,11 +50,9 @@ type Handler struct {
 	actions  map[string]action
 }
 
-// action runs one CMQ action and returns the fields of its response.
-type action func(ctx context.Context, p *params) (fields, error)
-
-// fields are the action-specific members of a response.
-type fields map[string]any
+// action runs one CMQ action and returns its answer: nil when it has no
+// fields of its own (the answer is then a bare [Response]).
+type action func(ctx context.Context, p *params) (answer, error)
 
 // NewHandler returns a Handler that serves b as configured by c. It does
 // not own b: closing b is the caller's job.
@@ -127,8 +75,7 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 	}
 	h.tooLarge = detail(errParse, "request")
 	if h.maxBytes != 1<<20 { // CMQ's text names its own limit
-		h.tooLarge = &cmq.Error{Code: errParse.Code, Module: errParse.Module,
-			Message: fmt.Sprintf("cannot parse request, or request size is more than %d bytes", h.maxBytes)}
+		h.tooLarge = errParse.WithMessage("cannot parse request, or request size is more than %d bytes", h.maxBytes)
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -162,7 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
 	action, queue, why := "", "", ""
-	out, err := fields(nil), error(nil)
+	out, err := answer(nil), error(nil)
 	func() {
 		if r.URL.Path != Path {
 			err = detail(errPath, r.URL.Path)
@@ -174,7 +121,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		queue, action = p.peek("queueName"), p.peek("Action")
 		if len(h.creds) > 0 {
-			if _, why, err = h.authenticate(r.Method, r.Host, p); err != nil {
+			if why, err = h.authenticate(r.Method, r.Host, p); err != nil {
 				return
 			}
 		}
@@ -189,14 +136,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = run(r.Context(), p)
 	}()
 	if out == nil {
-		out = fields{}
+		out = &Response{}
 	}
 	code, msg := 0, ""
 	if err != nil {
 		e := cmq.AsError(err)
 		code, msg = e.Code, e.WireMessage()
 	}
-	out["code"], out["message"], out["requestId"] = code, msg, reqID
+	*out.common() = Response{Code: code, Message: msg, RequestID: reqID}
 	writeJSON(w, out)
 	if h.log.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []slog.Attr{

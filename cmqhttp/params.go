@@ -116,7 +116,7 @@ func parseInt(name, v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return 0, detail(errOutOfRangeFm, name)
+			return 0, outOfRange(name)
 		}
 		return 0, detail(errType, name)
 	}
@@ -198,7 +198,7 @@ func (p *params) array(name string, max int) ([]string, error) {
 		return nil, detail(errMissing, name+".n")
 	}
 	if len(items) > max {
-		return nil, detail(errBatchSize, name)
+		return nil, batchSize(name)
 	}
 	slices.SortFunc(items, func(a, b item) int { return a.i - b.i })
 	base := items[0].i

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The documented example (cmq-api.md 2.5).
+// The worked example of CMQ's signature documentation.
 var vectorParams = [][2]string{
 	{"Action", "SendMessage"},
 	{"Nonce", "2889712707386595659"},

@@ -1,0 +1,51 @@
+// Package cmqhttp serves a [cmq.Broker] over Tencent CMQ's legacy HTTP API
+// (Action=… on /v2/index.php), so that the official CMQ SDKs and other
+// existing clients work against it unchanged.
+//
+// # Wire protocol
+//
+// [NewHandler] returns an http.Handler for the path [Path]. It accepts GET
+// (parameters in the query string) and POST (parameters in the body, read
+// as form data whatever the Content-Type, the query string ignored); any
+// other method is 4000/10410. A request larger than
+// [Config].MaxRequestBytes (1 MiB by default) is 4000/10420. Every API
+// outcome, failures included, is HTTP 200 with a JSON object holding a
+// number "code" (0 on success), a string "message" ("(module)text" on
+// failure, from [cmq.Error.WireMessage]), a fresh "requestId", and the
+// action's fields at the top level; a path other than [Path] is 4000/10400.
+// A GET is limited by the http.Server's MaxHeaderBytes too: give it room
+// for MaxRequestBytes, or net/http refuses a long query string with its own
+// HTTP 431 before the handler sees it.
+//
+// Parameters follow CMQ: names are case-sensitive, '_' and '.' in a name
+// are the same character, a name may appear once (4000/10330), values are
+// UTF-8; arrays are name.0, name.1, … or name.1, name.2, …, contiguous
+// (4000/10380) and at most [cmq.Limits].BatchSize long (4000/10370);
+// unknown parameters (RequestClient, clientRequestId,
+// UserpollingWaitSeconds, Region, Token, …) are ignored. A missing required
+// parameter is 4000/10390 naming it, an integer that does not parse is
+// 4000/10360, and ranges are the broker's (4000/10350 and friends). Times
+// and durations are whole seconds on the wire; durations set through the Go
+// API that are not whole seconds are shown rounded up.
+//
+// # Signatures
+//
+// With [Config].Credentials set, every request must carry SecretId,
+// Signature, Timestamp and Nonce. The signature is checked as CMQ documents
+// it (see [StringToSign] and [Sign]; HmacSHA1, or HmacSHA256 when
+// SignatureMethod=HmacSHA256) over the Host header with its port. On POST a
+// signature made without the values that begin with '@' (the Python and PHP
+// SDKs' rule) is accepted too. An unknown SecretId is 4100/10270; a wrong
+// signature, a Timestamp more than [SignatureWindow] from the server's
+// clock, or a Nonce already accepted within that window is 4100/10030.
+// Without credentials nothing is checked.
+//
+// # Long polling
+//
+// ReceiveMessage and BatchReceiveMessage wait up to their
+// pollingWaitSeconds, or the queue's, on the request's context: a client
+// that goes away ends its wait at once with nothing consumed. A wait ended
+// by its context, for example when the server shuts down, is answered with
+// 7000/10200 (no message), the answer CMQ gives to any wait that ends
+// empty.
+package cmqhttp

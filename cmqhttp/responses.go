@@ -1,0 +1,147 @@
+package cmqhttp
+
+// The answers of the API, one type per action, as their JSON is written:
+// the common fields of [Response] and the action's fields side by side at
+// the top level. Times are Unix seconds (0 for none), durations whole
+// seconds. DeleteQueue, RewindQueue and DeleteMessage, and every failure
+// except a partial BatchDeleteMessage, answer a bare [Response]. Clients
+// written in Go may decode answers into these types.
+
+// Response holds the fields every answer has.
+type Response struct {
+	// Code is 0 on success, CMQ's error code otherwise.
+	Code int `json:"code"`
+	// Message is empty on success, "(module)text" otherwise.
+	Message string `json:"message"`
+	// RequestID is 32 hexadecimal digits, fresh for every request.
+	RequestID string `json:"requestId"`
+}
+
+// answer is what an action returns: a response type that embeds Response.
+type answer interface{ common() *Response }
+
+func (r *Response) common() *Response { return r }
+
+// CreateQueueResponse answers CreateQueue.
+type CreateQueueResponse struct {
+	Response
+	QueueID string `json:"queueId"`
+}
+
+// QueueListItem is one queue of a list.
+type QueueListItem struct {
+	QueueID   string `json:"queueId"`
+	QueueName string `json:"queueName"`
+}
+
+// ListQueueResponse answers ListQueue.
+type ListQueueResponse struct {
+	Response
+	// TotalCount counts every queue that matches, not only those listed.
+	TotalCount int             `json:"totalCount"`
+	QueueList  []QueueListItem `json:"queueList"`
+}
+
+// ListDeadLetterSourceQueuesResponse answers ListDeadLetterSourceQueues.
+type ListDeadLetterSourceQueuesResponse struct {
+	Response
+	TotalCount int             `json:"totalCount"`
+	QueueList  []QueueListItem `json:"queueList"`
+}
+
+// QueueSettings are a queue's settable attributes.
+type QueueSettings struct {
+	QueueID             string `json:"queueId"`
+	MaxMsgHeapNum       int    `json:"maxMsgHeapNum"`
+	PollingWaitSeconds  int64  `json:"pollingWaitSeconds"`
+	VisibilityTimeout   int64  `json:"visibilityTimeout"`
+	MaxMsgSize          int    `json:"maxMsgSize"`
+	MsgRetentionSeconds int64  `json:"msgRetentionSeconds"`
+	RewindSeconds       int64  `json:"rewindSeconds"`
+	// DeadLetterPolicy is the policy as CMQ's JSON text, absent when the
+	// queue has none.
+	DeadLetterPolicy string `json:"deadLetterPolicy,omitempty"`
+}
+
+// SetQueueAttributesResponse answers SetQueueAttributes with the settings
+// in force afterwards.
+type SetQueueAttributesResponse struct {
+	Response
+	QueueSettings
+}
+
+// GetQueueAttributesResponse answers GetQueueAttributes. The rewind count
+// comes under both spellings the SDKs read.
+type GetQueueAttributesResponse struct {
+	Response
+	QueueSettings
+	QueueName      string `json:"queueName"`
+	CreateTime     int64  `json:"createTime"`
+	LastModifyTime int64  `json:"lastModifyTime"`
+	ActiveMsgNum   int    `json:"activeMsgNum"`
+	InactiveMsgNum int    `json:"inactiveMsgNum"`
+	DelayMsgNum    int    `json:"delayMsgNum"`
+	RewindmsgNum   int    `json:"rewindmsgNum"` // Python, C++
+	RewindMsgNum   int    `json:"rewindMsgNum"` // Java, NETkiddy
+	MinMsgTime     int64  `json:"minMsgTime"`
+}
+
+// UnbindDeadLetterQueueResponse answers UnbindDeadLetterQueue.
+type UnbindDeadLetterQueueResponse struct {
+	Response
+	QueueID string `json:"queueId"`
+}
+
+// SendMessageResponse answers SendMessage.
+type SendMessageResponse struct {
+	Response
+	MsgID string `json:"msgId"`
+}
+
+// SentMessage is one message of a batch send.
+type SentMessage struct {
+	MsgID string `json:"msgId"`
+}
+
+// BatchSendMessageResponse answers BatchSendMessage, ids in request order.
+type BatchSendMessageResponse struct {
+	Response
+	MsgList []SentMessage `json:"msgList"`
+}
+
+// ReceivedMessage is one received message.
+type ReceivedMessage struct {
+	MsgBody          string `json:"msgBody"`
+	MsgID            string `json:"msgId"`
+	ReceiptHandle    string `json:"receiptHandle"`
+	EnqueueTime      int64  `json:"enqueueTime"`
+	FirstDequeueTime int64  `json:"firstDequeueTime"`
+	NextVisibleTime  int64  `json:"nextVisibleTime"`
+	DequeueCount     int    `json:"dequeueCount"`
+}
+
+// ReceiveMessageResponse answers ReceiveMessage.
+type ReceiveMessageResponse struct {
+	Response
+	ReceivedMessage
+}
+
+// BatchReceiveMessageResponse answers BatchReceiveMessage.
+type BatchReceiveMessageResponse struct {
+	Response
+	MsgInfoList []ReceivedMessage `json:"msgInfoList"`
+}
+
+// DeleteError is one failed handle of a batch delete.
+type DeleteError struct {
+	Code          int    `json:"code"`
+	Message       string `json:"message"`
+	ReceiptHandle string `json:"receiptHandle"`
+}
+
+// BatchDeleteMessageResponse answers BatchDeleteMessage: code 0, or 6010
+// (some failed) or 6020 (all failed) with the failures in ErrorList.
+type BatchDeleteMessageResponse struct {
+	Response
+	ErrorList []DeleteError `json:"errorList,omitempty"`
+}
