@@ -1,51 +1,12 @@
 // Command cmqd serves an in-process CMQ broker over Tencent CMQ's legacy
 // HTTP API (/v2/index.php), so the official CMQ SDKs work against it.
 //
-// Usage:
-//
-//	cmqd [flags]
-//
 // With no flags it listens on 127.0.0.1:8080 and checks no signatures.
-// Flags:
+// Run "cmqd -h" for the flags: its usage text is their one description.
 //
-//	-addr string           listen address (default "127.0.0.1:8080")
-//	-secret-id string      SecretId clients sign with (env CMQ_SECRET_ID)
-//	-secret-key string     SecretKey for -secret-id (env CMQ_SECRET_KEY)
-//	-max-queues int        most queues (default 1000)
-//	-qps int               messages per second per queue for each of send,
-//	                       receive and delete; 0 = unlimited (default 5000)
-//	-max-msg-size int      largest maxMsgSize a queue may have, in bytes
-//	                       (default 1048576)
-//	-batch-bytes int       most bytes of bodies in one batch send
-//	                       (default 1048576)
-//	-max-request-bytes int largest request (default 1048576)
-//	-max-nonces int        most nonces remembered against replays; when full,
-//	                       signed requests get 4480 (default 1000000)
-//	-batch-size int        most messages in one batch (default 16)
-//	-queue-name-length int longest queue name (default 64)
-//	-dead-letter-sources int  most source queues per dead-letter queue (default 6)
-//
-// Every range of the broker's limits has a flag too, "MIN:MAX" or
-// "MIN:MAX:DEFAULT" (durations in Go's syntax, such as 30s or 12h):
-//
-//	-delay, -msg-heap-num, -polling-wait, -visibility-timeout, -msg-size,
-//	-msg-retention, -max-receive-count, -max-time-to-live, -list-limit
-//
-// for example -msg-heap-num 1:1000000000:10 for queues that hold 10
-// messages unless created with more, or -polling-wait 0:5m to allow long
-// polls of up to 5 minutes. -max-msg-size N is -msg-size with only the
-// maximum changed.
-//
-//	-log-level string      debug, info, warn or error (default "info"); debug
-//	                       logs one line per request
-//	-shutdown-timeout duration  how long shutdown waits for requests (default 10s)
-//
-// A GET whose request line and headers exceed -max-request-bytes plus 64 KiB
-// is refused by net/http itself (HTTP 431, not a CMQ answer); the SDKs send
-// such requests as POST. Flags override the environment. SIGINT or SIGTERM shuts down gracefully:
-// the server stops accepting, long polls end at once with "no message",
-// in-flight requests finish, then the broker is closed. Messages live in
-// memory only.
+// SIGINT or SIGTERM shuts down gracefully: the server stops accepting,
+// long polls end at once with "no message", in-flight requests finish,
+// then the broker is closed. Messages live in memory only.
 package main
 
 import (
@@ -70,15 +31,31 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "cmqd:", err)
 		os.Exit(1)
 	}
 }
+
+// errUsage is returned by run when the command line is wrong; the problem
+// and the usage text have been written to stderr.
+var errUsage = errors.New("usage")
+
+const usageHeader = `Usage: cmqd [flags]
+
+cmqd serves an in-memory CMQ broker over Tencent CMQ's HTTP API
+(/v2/index.php). With no flags it listens on 127.0.0.1:8080 and checks no
+signatures. Ranges are MIN:MAX or MIN:MAX:DEFAULT (durations like 30s, 12h;
+with MIN:MAX the default moves into the range). SIGINT or SIGTERM shuts
+down gracefully. Flags override the environment.
+
+Flags:
+`
 
 // config is the parsed command line.
 type config struct {
@@ -92,47 +69,73 @@ type config struct {
 	shutdownTimeout time.Duration
 }
 
-// parseConfig reads flags from args and, for the credentials, the
-// environment through getenv; flags win.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
-	c := config{limits: cmq.DefaultLimits()}
+// flagSet returns cmqd's flags, bound to c, reading the credentials'
+// defaults from the environment through getenv.
+func flagSet(c *config, getenv func(string) string) *flag.FlagSet {
+	*c = config{limits: cmq.DefaultLimits()}
 	fs := flag.NewFlagSet("cmqd", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen `address`")
 	fs.StringVar(&c.secretID, "secret-id", getenv("CMQ_SECRET_ID"), "SecretId clients sign with (env CMQ_SECRET_ID); none: signatures are not checked")
 	fs.StringVar(&c.secretKey, "secret-key", getenv("CMQ_SECRET_KEY"), "SecretKey for -secret-id (env CMQ_SECRET_KEY)")
 	fs.IntVar(&c.limits.Queues, "max-queues", c.limits.Queues, "most queues")
 	fs.IntVar(&c.limits.QPS, "qps", c.limits.QPS, "messages per second per queue for each of send, receive and delete; 0 = unlimited")
-	fs.IntVar(&c.limits.MsgSize.Max, "max-msg-size", c.limits.MsgSize.Max, "largest maxMsgSize a queue may have, in bytes")
-	fs.IntVar(&c.limits.BatchBytes, "batch-bytes", c.limits.BatchBytes, "most bytes of bodies in one batch send")
+	fs.IntVar(&c.limits.MsgSize.Max, "max-msg-size", c.limits.MsgSize.Max, "largest maxMsgSize a queue may have, in `bytes` (the maximum of -msg-size; give one or the other)")
+	fs.IntVar(&c.limits.BatchBytes, "batch-bytes", c.limits.BatchBytes, "most `bytes` of bodies in one batch send")
 	fs.IntVar(&c.limits.BatchSize, "batch-size", c.limits.BatchSize, "most messages in one batch send, receive or delete")
 	fs.IntVar(&c.limits.QueueNameLength, "queue-name-length", c.limits.QueueNameLength, "longest queue name")
 	fs.IntVar(&c.limits.DeadLetterSources, "dead-letter-sources", c.limits.DeadLetterSources, "most source queues per dead-letter queue")
 	l := &c.limits
-	fs.Var(durationRange{&l.Delay}, "delay", "range of delaySeconds, MIN:MAX[:DEFAULT]")
-	fs.Var(intRange{&l.MsgHeapNum}, "msg-heap-num", "range of maxMsgHeapNum, MIN:MAX[:DEFAULT]")
-	fs.Var(durationRange{&l.PollingWait}, "polling-wait", "range of pollingWaitSeconds, MIN:MAX[:DEFAULT]")
-	fs.Var(durationRange{&l.VisibilityTimeout}, "visibility-timeout", "range of visibilityTimeout, MIN:MAX[:DEFAULT]")
-	fs.Var(intRange{&l.MsgSize}, "msg-size", "range of maxMsgSize in bytes, MIN:MAX[:DEFAULT]")
-	fs.Var(durationRange{&l.MsgRetention}, "msg-retention", "range of msgRetentionSeconds, MIN:MAX[:DEFAULT]")
-	fs.Var(intRange{&l.MaxReceiveCount}, "max-receive-count", "range of a dead-letter policy's maxReceiveCount, MIN:MAX")
-	fs.Var(durationRange{&l.MaxTimeToLive}, "max-time-to-live", "range of a dead-letter policy's maxTimeToLive, MIN:MAX")
-	fs.Var(intRange{&l.ListLimit}, "list-limit", "range of a list's limit, MIN:MAX[:DEFAULT]")
-	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 1<<20, "largest request: POST body or GET query string")
+	fs.Var(durationRange{&l.Delay}, "delay", "`range` of delaySeconds")
+	fs.Var(intRange{&l.MsgHeapNum}, "msg-heap-num", "`range` of maxMsgHeapNum, e.g. 1:1000000000:10 for queues of 10 messages unless created with more")
+	fs.Var(durationRange{&l.PollingWait}, "polling-wait", "`range` of pollingWaitSeconds, e.g. 0:5m for long polls of up to 5 minutes")
+	fs.Var(durationRange{&l.VisibilityTimeout}, "visibility-timeout", "`range` of visibilityTimeout")
+	fs.Var(intRange{&l.MsgSize}, "msg-size", "`range` of maxMsgSize in bytes")
+	fs.Var(durationRange{&l.MsgRetention}, "msg-retention", "`range` of msgRetentionSeconds")
+	fs.Var(intRange{&l.MaxReceiveCount}, "max-receive-count", "`range` of a dead-letter policy's maxReceiveCount")
+	fs.Var(durationRange{&l.MaxTimeToLive}, "max-time-to-live", "`range` of a dead-letter policy's maxTimeToLive")
+	fs.Var(intRange{&l.ListLimit}, "list-limit", "`range` of a list's limit")
+	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 1<<20, "largest request in `bytes`: POST body or GET query string (4000/10420 beyond)")
 	fs.IntVar(&c.maxNonces, "max-nonces", 1_000_000, "most nonces remembered against replays (a 300 s window); when full, signed requests get 4480")
-	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error; debug logs every request")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error; debug logs every request")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
+	return fs
+}
+
+// usage writes the usage text: what "cmqd -h" prints.
+func usage(w io.Writer) {
+	var c config
+	fs := flagSet(&c, func(string) string { return "" })
+	fs.SetOutput(w)
+	io.WriteString(w, usageHeader)
+	fs.PrintDefaults()
+}
+
+// parseConfig reads flags from args and, for the credentials, the
+// environment through getenv; flags win. Flag syntax errors are written to
+// errOut.
+func parseConfig(args []string, getenv func(string) string, errOut io.Writer) (config, error) {
+	var c config
+	fs := flagSet(&c, getenv)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {} // run prints it where it belongs
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["max-msg-size"] && set["msg-size"] {
+		return c, errors.New("give -max-msg-size or -msg-size, not both (-msg-size MIN:MAX[:DEFAULT] sets the maximum too)")
+	}
 	if (c.secretID == "") != (c.secretKey == "") {
 		return c, errors.New("give both -secret-id and -secret-key, or neither")
 	}
-	// A smaller maximum message size also lowers the default below it.
-	c.limits.MsgSize.Default = min(c.limits.MsgSize.Default, c.limits.MsgSize.Max)
+	if set["max-msg-size"] {
+		// A smaller maximum message size also lowers the default below it.
+		c.limits.MsgSize.Default = min(c.limits.MsgSize.Default, c.limits.MsgSize.Max)
+	}
 	if c.maxRequestBytes < 1 {
 		return c, errors.New("-max-request-bytes must be positive")
 	}
@@ -145,17 +148,28 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	return c, nil
 }
 
-// wrapHandler lets tests observe requests; it is the identity otherwise.
-var wrapHandler = func(h http.Handler) http.Handler { return h }
-
-// run serves until ctx is done, then shuts down gracefully. Logs go to
-// stdout.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	c, err := parseConfig(args, getenv, stdout)
-	if err != nil {
-		return err
+// run is cmqd: it parses args (the environment through getenv), then
+// serves until ctx is done and shuts down gracefully. "-h" prints the usage
+// text to stdout and returns nil; a wrong command line prints the problem
+// and the usage text to stderr and returns errUsage. Logs go to stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseConfig(args, getenv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return nil
+	case err != nil:
+		fmt.Fprintln(stderr, "cmqd:", err)
+		usage(stderr)
+		return errUsage
 	}
-	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: c.logLevel}))
+	return serve(ctx, c, stderr, nil)
+}
+
+// serve runs the server of c until ctx is done, logging to logOut. wrap,
+// when not nil, wraps the handler (tests observe requests with it).
+func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handler) http.Handler) error {
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: c.logLevel}))
 	b, err := cmq.NewBroker(cmq.WithLimits(c.limits), cmq.WithLogger(log))
 	if err != nil {
 		return err
@@ -165,6 +179,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if c.secretID != "" {
 		hc.Credentials = map[string]string{c.secretID: c.secretKey}
 	}
+	var h http.Handler = cmqhttp.NewHandler(b, hc)
+	if wrap != nil {
+		h = wrap(h)
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
@@ -173,7 +191,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := &http.Server{
-		Handler:           wrapHandler(cmqhttp.NewHandler(b, hc)),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Room for a GET whose query string is at the request limit, so
 		// that the handler, not net/http, answers one over it (10420).

@@ -3,17 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +19,7 @@ import (
 	"time"
 
 	"github.com/opencmq/cmq"
+	"github.com/opencmq/cmq/internal/cmqsigtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -88,6 +86,10 @@ func TestParseConfig(t *testing.T) {
 		{"max-msg-size above default keeps the default", []string{"-max-msg-size", "100000"}, noEnv, func(t *testing.T, c config) {
 			assert.Equal(t, cmq.Range[int]{Min: 1024, Max: 100000, Default: 65536}, c.limits.MsgSize)
 		}, ""},
+		{"max-msg-size and msg-size", []string{"-max-msg-size", "2048", "-msg-size", "1:100"}, noEnv, nil,
+			"give -max-msg-size or -msg-size, not both"},
+		{"msg-size and max-msg-size", []string{"-msg-size", "1:100", "-max-msg-size", "2048"}, noEnv, nil,
+			"give -max-msg-size or -msg-size, not both"},
 		{"id without key", []string{"-secret-id", "AKIDa"}, noEnv, nil, "give both -secret-id and -secret-key, or neither"},
 		{"key without id from env", nil, env(map[string]string{"CMQ_SECRET_KEY": "k"}), nil, "give both"},
 		{"negative qps", []string{"-qps", "-1"}, noEnv, nil, "cmq: invalid Limits.QPS"},
@@ -116,18 +118,42 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func TestHelp(t *testing.T) {
+// -h prints the usage text to stdout and succeeds; a wrong command line
+// prints the problem and the usage text to stderr and fails.
+func TestRunUsage(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"-h"}, noEnv, &stdout, &stderr))
+	assert.Empty(t, stderr.String())
+	assert.True(t, strings.HasPrefix(stdout.String(), "Usage: cmqd [flags]\n"), stdout.String())
+	var c config
+	flagSet(&c, noEnv).VisitAll(func(f *flag.Flag) {
+		assert.Contains(t, stdout.String(), "  -"+f.Name+" ", "flag %s is in the usage text", f.Name)
+	})
+
+	stdout.Reset()
+	err := run(t.Context(), []string{"-port", "1"}, noEnv, &stdout, &stderr)
+	require.ErrorIs(t, err, errUsage)
+	assert.Empty(t, stdout.String())
+	assert.Contains(t, stderr.String(), "flag provided but not defined: -port")
+	assert.Contains(t, stderr.String(), "Usage: cmqd [flags]")
+}
+
+// The README shows the output of "cmqd -h" as it is, between the markers
+// <!-- cmqd -h --> and <!-- end cmqd -h -->.
+func TestREADMEUsage(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)<!-- cmqd -h -->\n```text\n(.*?)```\n<!-- end cmqd -h -->").FindSubmatch(readme)
+	require.NotNil(t, m, "README.md has no cmqd -h block")
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"-h"}, func(string) string { return "" }, &out)
-	require.ErrorIs(t, err, flag.ErrHelp)
-	for _, f := range []string{"-addr", "-secret-id", "-secret-key", "-max-queues", "-qps", "-max-msg-size", "-batch-bytes", "-log-level"} {
-		assert.Contains(t, out.String(), f)
-	}
+	usage(&out)
+	assert.Equal(t, "$ cmqd -h\n"+out.String(), string(m[1]), "README.md's cmqd -h block is stale: paste the output of go run ./cmd/cmqd -h")
 }
 
 func TestRunListenError(t *testing.T) {
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"-addr", "127.0.0.1:-1"}, func(string) string { return "" }, &out)
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:-1"}, func(string) string { return "" }, &out, &out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "listen tcp")
 }
@@ -165,12 +191,27 @@ func (s *logSink) String() string {
 // and a function that stops it and returns run's error.
 func start(t *testing.T, args []string, env map[string]string) (string, *logSink, func() error) {
 	t.Helper()
+	return startWith(t, func(ctx context.Context, logs io.Writer) error {
+		return run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, io.Discard, logs)
+	})
+}
+
+// startServe is start with the handler wrapped by wrap.
+func startServe(t *testing.T, args []string, wrap func(http.Handler) http.Handler) (string, *logSink, func() error) {
+	t.Helper()
+	c, err := parseConfig(append([]string{"-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	return startWith(t, func(ctx context.Context, logs io.Writer) error { return serve(ctx, c, logs, wrap) })
+}
+
+// startWith runs serve until the returned stop is called, and returns the
+// address it listens on, read from its log.
+func startWith(t *testing.T, serve func(ctx context.Context, logs io.Writer) error) (string, *logSink, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	sink := newLogSink()
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, sink)
-	}()
+	go func() { done <- serve(ctx, sink) }()
 	var addr string
 	select {
 	case addr = <-sink.addr:
@@ -204,7 +245,7 @@ func call(t *testing.T, ctx context.Context, base, id, key string, kv ...string)
 		vals["SecretId"] = id
 		vals["Timestamp"] = strconv.FormatInt(time.Now().Unix(), 10)
 		vals["Nonce"] = strconv.FormatUint(nonce.Add(1), 10)
-		vals["Signature"] = sign("POST", strings.TrimPrefix(base, "http://"), vals, key)
+		vals["Signature"] = cmqsigtest.Sign("POST", strings.TrimPrefix(base, "http://"), vals, key, "")
 	}
 	form := url.Values{}
 	for k, v := range vals {
@@ -224,22 +265,6 @@ func call(t *testing.T, ctx context.Context, base, id, key string, kv ...string)
 }
 
 var nonce atomic.Uint64
-
-// sign is CMQ's documented signature (cmq-api.md 2.5), HMAC-SHA1.
-func sign(method, host string, vals map[string]string, key string) string {
-	names := make([]string, 0, len(vals))
-	for k := range vals {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var parts []string
-	for _, k := range names {
-		parts = append(parts, strings.ReplaceAll(k, "_", ".")+"="+vals[k])
-	}
-	mac := hmac.New(sha1.New, []byte(key))
-	mac.Write([]byte(method + host + "/v2/index.php?" + strings.Join(parts, "&")))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
 
 func code(r map[string]any) int { return int(r["code"].(float64)) }
 
@@ -303,15 +328,12 @@ func TestRunUnsigned(t *testing.T) {
 // Shutdown ends a long poll at once with "no message" and returns nil.
 func TestRunShutdownEndsLongPoll(t *testing.T) {
 	entered := make(chan struct{}, 8)
-	old := wrapHandler
-	wrapHandler = func(h http.Handler) http.Handler {
+	base, _, stop := startServe(t, []string{"-shutdown-timeout", "20s"}, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			entered <- struct{}{}
 			h.ServeHTTP(w, r)
 		})
-	}
-	t.Cleanup(func() { wrapHandler = old })
-	base, _, stop := start(t, []string{"-shutdown-timeout", "20s"}, nil)
+	})
 	r := call(t, t.Context(), base, "", "", "Action", "CreateQueue", "queueName", "q")
 	require.Equal(t, 0, code(r), r)
 	<-entered
