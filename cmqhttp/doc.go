@@ -38,7 +38,11 @@
 // SDKs' rule) is accepted too. An unknown SecretId is 4100/10270; a wrong
 // signature, a Timestamp more than [SignatureWindow] from the server's
 // clock, or a Nonce already accepted within that window is 4100/10030.
-// Without credentials nothing is checked.
+// Nonces are remembered per SecretId in a bounded table
+// ([Config].MaxNonces); a full table forgets the Timestamp second farthest
+// from now and refuses that second (4480/10460) until it leaves the
+// window, so a client that floods it with requests dated ahead cannot lock
+// honest clients out. Without credentials nothing is checked.
 //
 // # Long polling
 //

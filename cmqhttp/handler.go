@@ -28,9 +28,12 @@ type Config struct {
 	// MaxRequestBytes is the largest request accepted: the body of a POST,
 	// the query string of a GET. 0 means 1 MiB, CMQ's limit.
 	MaxRequestBytes int64
-	// MaxNonces caps the nonces remembered against replays; when it is
-	// full of nonces younger than the window, signed requests are refused
-	// with 4480/10460. 0 means 1,000,000.
+	// MaxNonces caps the nonces remembered against replays, per SecretId
+	// (about 50 bytes each). A full table forgets the Timestamp second
+	// farthest from now and refuses that second from then on (4480/10460)
+	// until it leaves the window; so does a table full of the request's
+	// own second. Honest clients are never refused for longer than
+	// [SignatureWindow]. 0 means 100,000 (about 5 MB per SecretId).
 	MaxNonces int
 	// Now is the clock that Timestamps are checked against. Nil means
 	// time.Now.
@@ -82,9 +85,9 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 	}
 	maxNonces := c.MaxNonces
 	if maxNonces <= 0 {
-		maxNonces = 1_000_000
+		maxNonces = 100_000
 	}
-	h.nonces = newNonceCache(maxNonces)
+	h.nonces = newNonceCache(maxNonces, int64(SignatureWindow/time.Second))
 	h.actions = map[string]action{
 		"CreateQueue":                h.createQueue,
 		"ListQueue":                  h.listQueue,

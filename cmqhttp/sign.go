@@ -119,11 +119,13 @@ func (h *Handler) authenticate(method, host string, p *params) (why string, err 
 	if ts < now-win || ts > now+win {
 		return "timestamp outside the window", errAuth
 	}
-	switch h.nonces.add(id+"\x00"+strconv.FormatUint(nonce, 10), now, max(ts, now)+win) {
+	switch h.nonces.add(id, nonce, ts, now) {
 	case nonceReplayed:
 		return "nonce replayed", errAuth
 	case nonceFull:
-		return "nonce cache full", errSlowDown
+		return "nonce table full of this second's nonces", errSlowDown
+	case nonceForgotten:
+		return "nonces of this timestamp were forgotten to bound the nonce table", errSlowDown
 	}
 	return "", nil
 }

@@ -95,7 +95,7 @@ func flagSet(c *config, getenv func(string) string) *flag.FlagSet {
 	fs.Var(durationRange{&l.MaxTimeToLive}, "max-time-to-live", "`range` of a dead-letter policy's maxTimeToLive")
 	fs.Var(intRange{&l.ListLimit}, "list-limit", "`range` of a list's limit")
 	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 1<<20, "largest request in `bytes`: POST body or GET query string (4000/10420 beyond)")
-	fs.IntVar(&c.maxNonces, "max-nonces", 1_000_000, "most nonces remembered against replays (a 300 s window); when full, signed requests get 4480")
+	fs.IntVar(&c.maxNonces, "max-nonces", 100_000, "most nonces remembered against replays, per SecretId (about 50 bytes each); a full table forgets the Timestamp second farthest from now and refuses it (4480) until it leaves the 300 s window")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error; debug logs every request")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
 	return fs

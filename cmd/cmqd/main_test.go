@@ -36,7 +36,7 @@ func TestParseConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, noEnv, func(t *testing.T, c config) {
-			assert.Equal(t, config{addr: "127.0.0.1:8080", limits: def, maxRequestBytes: 1 << 20, maxNonces: 1_000_000,
+			assert.Equal(t, config{addr: "127.0.0.1:8080", limits: def, maxRequestBytes: 1 << 20, maxNonces: 100_000,
 				logLevel: slog.LevelInfo, shutdownTimeout: 10 * time.Second}, c)
 		}, ""},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-secret-id", "AKIDa", "-secret-key", "k", "-max-queues", "5",
