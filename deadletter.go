@@ -1,6 +1,7 @@
 package cmq
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -55,8 +56,11 @@ func (q *Queue) bindLocked(d *Queue) {
 // UnbindDeadLetterQueue removes the queue's dead-letter policy; messages
 // stay where they are.
 // Errors: [ErrDeadLetterQueueNotExist] if it has none, [ErrQueueNotExist],
-// [ErrClosed].
-func (q *Queue) UnbindDeadLetterQueue() error {
+// [ErrClosed], ctx.Err().
+func (q *Queue) UnbindDeadLetterQueue(ctx context.Context) error {
+	if err := q.enter(ctx); err != nil {
+		return err
+	}
 	b := q.b
 	b.mu.Lock()
 	now, err := q.lockHeld()

@@ -33,6 +33,25 @@
 //	_, err := q.Receive(ctx, 0)
 //	if errors.Is(err, cmq.ErrNoMessage) { … } // code 7000, module 10200
 //
+// # Contexts
+//
+// Every method of Broker and Queue that may block or do I/O takes a
+// context first: with a write-ahead log or a remote endpoint behind them
+// they wait for I/O. Only [Broker.Queue] (a map lookup), [Queue.Name],
+// [Queue.ID], [Broker.Limits] and [Broker.Close] take
+// none. Every such call makes the same entry checks, in this order:
+//
+//   - after [Broker.Close] it returns [ErrClosed], whatever its arguments;
+//   - otherwise, if ctx is already done, it does nothing and returns
+//     ctx.Err() itself (not wrapped, not an [*Error]);
+//   - then its arguments are validated.
+//
+// Once the work has begun (the queue's lock is taken) the call completes
+// and ctx is not consulted again, except by a long poll's wait, which ctx
+// ends with nothing consumed. A durable broker will likewise wait for its
+// sync without cancellation, because by then the change is already
+// visible to other callers.
+//
 // # Time
 //
 // The Go API takes time.Duration; CMQ's whole seconds belong to the wire.
