@@ -284,11 +284,12 @@ func (h *Handler) receiveMessage(ctx context.Context, p *params) (answer, error)
 	if err != nil {
 		return nil, err
 	}
+	p.free() // nothing more to read: the wait holds no request memory
 	m, err := q.Receive(ctx, w)
 	if err != nil {
 		return nil, noMessageOnCancel(err)
 	}
-	return &ReceiveMessageResponse{ReceivedMessage: received(m)}, nil
+	return &ReceiveMessageResponse{ReceivedMessage: received(m), q: q}, nil
 }
 
 func (h *Handler) batchReceiveMessage(ctx context.Context, p *params) (answer, error) {
@@ -304,6 +305,7 @@ func (h *Handler) batchReceiveMessage(ctx context.Context, p *params) (answer, e
 	if err != nil {
 		return nil, err
 	}
+	p.free()
 	ms, err := q.BatchReceive(ctx, clampInt(n), w)
 	if err != nil {
 		return nil, noMessageOnCancel(err)
@@ -312,7 +314,7 @@ func (h *Handler) batchReceiveMessage(ctx context.Context, p *params) (answer, e
 	for i, m := range ms {
 		list[i] = received(m)
 	}
-	return &BatchReceiveMessageResponse{MsgInfoList: list}, nil
+	return &BatchReceiveMessageResponse{MsgInfoList: list, q: q}, nil
 }
 
 func (h *Handler) deleteMessage(ctx context.Context, p *params) (answer, error) {

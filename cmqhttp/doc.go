@@ -52,4 +52,26 @@
 // by its context, for example when the server shuts down, is answered with
 // 7000/10200 (no message), the answer CMQ gives to any wait that ends
 // empty.
+//
+// A client may leave after its messages were taken but before its answer
+// reaches it. The handler narrows that window as far as net/http lets it:
+// when the request's context is done after the receive returns, when the
+// answer cannot get memory, or when writing and flushing it fails, the
+// messages are made visible again at once (ChangeVisibility to 0). What
+// remains: their dequeue count has been incremented (it counts toward a
+// dead-letter maxReceiveCount), and an answer that the kernel accepted
+// for a peer that has just gone cannot be told from one delivered; such
+// messages come back when their visibility timeout ends.
+//
+// # Hostile clients
+//
+// The handler bounds what one request may hold: requests over
+// [SmallBytes] reserve twice their size from [Config].MaxMemory before
+// they are read, answers over it their encoded size (a control character
+// in a body takes 6 bytes in JSON) until written, each write bounded by
+// [Config].WriteTimeout, set once the answer is ready so that long polls
+// are not cut. The server around it must bound the rest: the time to read
+// a request (http.Server.ReadTimeout), the size of headers
+// (MaxHeaderBytes, which also bounds a GET's query string: large requests
+// must use POST) and the number of connections; cmqd does all three.
 package cmqhttp

@@ -11,13 +11,16 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencmq/cmq"
 )
 
 // Config configures a [Handler]. The zero Config serves without
-// signature checks, discards logs and allows 1 MiB requests.
+// signature checks, discards logs, allows 1 MiB requests, buffers at most
+// 256 MiB of large requests and answers and gives each answer 30 s to be
+// written.
 type Config struct {
 	// Credentials maps SecretId to SecretKey. When it is empty, signatures
 	// are not checked (local development).
@@ -35,22 +38,48 @@ type Config struct {
 	// own second. Honest clients are never refused for longer than
 	// [SignatureWindow]. 0 means 100,000 (about 5 MB per SecretId).
 	MaxNonces int
+	// MaxMemory bounds the bytes that large requests and answers in flight
+	// hold together: a request over [SmallBytes] reserves twice its size
+	// (the body, and the parameters parsed from it) before it is read,
+	// until its parameters have been used; an answer over SmallBytes
+	// reserves its encoded size until it is written. One that finds the
+	// budget spent waits up to MemoryWait, then is answered 4480/10460
+	// (server busy); a received message that cannot be answered is made
+	// visible again. Requests and answers up to SmallBytes are not counted:
+	// the server's cap on connections bounds them. 0 means 256 MiB;
+	// negative means no bound.
+	MaxMemory int64
+	// MemoryWait is how long a request or answer waits for MaxMemory.
+	// 0 means 1 s.
+	MemoryWait time.Duration
+	// WriteTimeout bounds the writing of one answer. It is set when the
+	// answer is ready, after a long poll's wait, so that a client that
+	// does not read cannot hold the answer's memory and connection longer;
+	// a received message whose answer fails is made visible again. 0 means
+	// 30 s; negative means none.
+	WriteTimeout time.Duration
 	// Now is the clock that Timestamps are checked against. Nil means
 	// time.Now.
 	Now func() time.Time
 }
 
+// SmallBytes is the size up to which a request or an answer is not counted
+// against [Config].MaxMemory.
+const SmallBytes = 64 << 10
+
 // Handler serves CMQ's queue actions for one broker. Make one with
 // [NewHandler]; it is safe for concurrent use.
 type Handler struct {
-	b        *cmq.Broker
-	creds    map[string]string
-	log      *slog.Logger
-	maxBytes int64
-	tooLarge *cmq.Error // 4000/10420 for a request over maxBytes
-	now      func() time.Time
-	nonces   *nonceCache
-	actions  map[string]action
+	b            *cmq.Broker
+	creds        map[string]string
+	log          *slog.Logger
+	maxBytes     int64
+	tooLarge     *cmq.Error // 4000/10420 for a request over maxBytes
+	now          func() time.Time
+	nonces       *nonceCache
+	mem          *budget
+	writeTimeout time.Duration
+	actions      map[string]action
 }
 
 // action runs one CMQ action and returns its answer: nil when it has no
@@ -88,6 +117,11 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 		maxNonces = 100_000
 	}
 	h.nonces = newNonceCache(maxNonces, int64(SignatureWindow/time.Second))
+	h.mem = newBudget(c.MaxMemory, c.MemoryWait)
+	h.writeTimeout = c.WriteTimeout
+	if h.writeTimeout == 0 {
+		h.writeTimeout = 30 * time.Second
+	}
 	h.actions = map[string]action{
 		"CreateQueue":                h.createQueue,
 		"ListQueue":                  h.listQueue,
@@ -108,20 +142,31 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 }
 
 // ServeHTTP answers one CMQ request.
+//
+// Serve it with an http.Server whose ReadTimeout bounds the reading of a
+// whole request: once the request is read, ServeHTTP lifts the read
+// deadline (net/http would otherwise end a long poll by cancelling its
+// request when the deadline passes), and sets a write deadline of
+// [Config].WriteTimeout when the answer is ready.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
+	rc := http.NewResponseController(w)
 	action, queue, why := "", "", ""
 	out, err := answer(nil), error(nil)
+	var p *params
+	defer func() { p.free() }()
 	func() {
 		if r.URL.Path != Path {
 			err = detail(errPath, r.URL.Path)
 			return
 		}
-		var p *params
-		if p, err = h.read(w, r); err != nil {
+		if p, err = h.read(r); err != nil {
 			return
 		}
+		// Not supported by every ResponseWriter (httptest's): nothing to
+		// lift then.
+		_ = rc.SetReadDeadline(time.Time{})
 		queue, action = p.peek("queueName"), p.peek("Action")
 		if len(h.creds) > 0 {
 			if why, err = h.authenticate(r.Method, r.Host, p); err != nil {
@@ -138,16 +183,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		out, err = run(r.Context(), p)
 	}()
-	if out == nil {
-		out = &Response{}
+	p.free()
+	if g, ok := out.(handOver); ok && r.Context().Err() != nil {
+		// The client left while its messages were taken: give them back
+		// rather than answer a closed connection.
+		g.giveBack()
+		out, err, why = nil, cmq.ErrNoMessage, "client gone: messages made visible again"
 	}
-	code, msg := 0, ""
-	if err != nil {
-		e := cmq.AsError(err)
-		code, msg = e.Code, e.WireMessage()
+	body, code, msg := encode(out, err, reqID)
+	if n := int64(len(body)); n > SmallBytes {
+		if h.mem.acquire(r.Context(), n) != nil {
+			if g, ok := out.(handOver); ok {
+				g.giveBack()
+			}
+			why = fmt.Sprintf("no memory for a %d-byte answer", n)
+			body, code, msg = encode(nil, errBusy, reqID)
+		} else {
+			defer h.mem.release(n)
+		}
 	}
-	*out.common() = Response{Code: code, Message: msg, RequestID: reqID}
-	writeJSON(w, out)
+	if h.writeTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, werr := w.Write(body)
+	if werr == nil {
+		if werr = rc.Flush(); errors.Is(werr, http.ErrNotSupported) {
+			werr = nil
+		}
+	}
+	if g, ok := out.(handOver); ok && werr != nil {
+		g.giveBack()
+		why = "answer not written: messages made visible again"
+	}
 	if h.log.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []slog.Attr{
 			slog.String("requestId", reqID),
@@ -166,42 +235,80 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if why != "" {
 			attrs = append(attrs, slog.String("reason", why))
 		}
-		h.log.LogAttrs(r.Context(), slog.LevelDebug, "request", attrs...)
+		if werr != nil {
+			attrs = append(attrs, slog.String("writeError", werr.Error()))
+		}
+		h.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelDebug, "request", attrs...)
 	}
 }
 
-// read checks the method and size and parses the parameters: the query
-// string of a GET, the body of a POST whatever its Content-Type.
-func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*params, error) {
-	switch r.Method {
-	case http.MethodGet:
-		if int64(len(r.URL.RawQuery)) > h.maxBytes {
-			return nil, h.tooLarge
-		}
-		return parseParams(r.URL.RawQuery)
-	case http.MethodPost:
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBytes))
-		if err != nil {
-			return nil, h.tooLarge
-		}
-		return parseParams(string(body))
+// encode returns the JSON answer: out (a bare Response when nil) with the
+// code and message of err, HTML characters unescaped.
+func encode(out answer, err error, reqID string) (body []byte, code int, msg string) {
+	if out == nil {
+		out = &Response{}
 	}
-	return nil, detail(errMethod, r.Method)
-}
-
-// writeJSON writes v as the JSON response, HTTP 200, HTML characters
-// unescaped.
-func writeJSON(w http.ResponseWriter, v any) {
+	if err != nil {
+		e := cmq.AsError(err)
+		code, msg = e.Code, e.WireMessage()
+	}
+	*out.common() = Response{Code: code, Message: msg, RequestID: reqID}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		// Every value is a string, a number or a composite of them.
+	if err := enc.Encode(out); err != nil {
+		// Every field is a string, a number or a composite of them.
 		panic(fmt.Sprintf("cmqhttp: encoding a response: %v", err))
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	return buf.Bytes(), code, msg
+}
+
+// read checks the method and size and parses the parameters: the query
+// string of a GET, the body of a POST whatever its Content-Type. A request
+// over SmallBytes first reserves twice its size from the memory budget;
+// the parameters' free gives it back.
+func (h *Handler) read(r *http.Request) (*params, error) {
+	var n int64
+	switch r.Method {
+	case http.MethodGet:
+		n = int64(len(r.URL.RawQuery))
+	case http.MethodPost:
+		n = r.ContentLength
+		if n < 0 { // chunked: the most it may be
+			n = h.maxBytes
+		}
+	default:
+		return nil, detail(errMethod, r.Method)
+	}
+	if n > h.maxBytes {
+		return nil, h.tooLarge
+	}
+	var reserved int64
+	if n > SmallBytes {
+		reserved = 2 * n
+		if err := h.mem.acquire(r.Context(), reserved); err != nil {
+			return nil, errBusy
+		}
+	}
+	text := r.URL.RawQuery
+	if r.Method == http.MethodPost {
+		var sb strings.Builder
+		if r.ContentLength >= 0 {
+			sb.Grow(int(n)) // read into the final string: no copy
+		}
+		if _, err := io.Copy(&sb, io.LimitReader(r.Body, h.maxBytes+1)); err != nil || int64(sb.Len()) > h.maxBytes {
+			h.mem.release(reserved)
+			return nil, h.tooLarge
+		}
+		text = sb.String()
+	}
+	p, err := parseParams(text)
+	if err != nil {
+		h.mem.release(reserved)
+		return nil, err
+	}
+	p.release = func() { h.mem.release(reserved) }
+	return p, nil
 }
 
 // newRequestID returns a fresh request id: 32 hexadecimal digits.

@@ -24,9 +24,22 @@ type param struct {
 // map from the normalised name ('_' replaced by '.', as CMQ's PHP backend
 // treats them alike) to the value.
 type params struct {
-	list []param
-	m    map[string]string
-	dup  map[string]bool // names that came more than once
+	list    []param
+	m       map[string]string
+	dup     map[string]bool // names that came more than once
+	release func()          // gives back the request's memory; nil once done
+}
+
+// free drops the parameters and gives back the memory the request
+// reserved. An action that waits (a long poll) calls it once it has read
+// what it needs; ServeHTTP calls it after the action. Nil-safe; only the
+// first call does something.
+func (p *params) free() {
+	if p == nil || p.release == nil {
+		return
+	}
+	p.release()
+	p.release, p.list, p.m, p.dup = nil, nil, nil, nil
 }
 
 // parseParams decodes a form-encoded string (a query string or a POST

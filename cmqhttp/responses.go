@@ -1,5 +1,11 @@
 package cmqhttp
 
+import (
+	"context"
+
+	"github.com/opencmq/cmq"
+)
+
 // The answers of the API, one type per action, as their JSON is written:
 // the common fields of [Response] and the action's fields side by side at
 // the top level. Times are Unix seconds (0 for none), durations whole
@@ -124,12 +130,35 @@ type ReceivedMessage struct {
 type ReceiveMessageResponse struct {
 	Response
 	ReceivedMessage
+	q *cmq.Queue // where the message came from, to give it back
 }
 
 // BatchReceiveMessageResponse answers BatchReceiveMessage.
 type BatchReceiveMessageResponse struct {
 	Response
 	MsgInfoList []ReceivedMessage `json:"msgInfoList"`
+	q           *cmq.Queue
+}
+
+// handOver is an answer that hands messages over: if it cannot be
+// delivered, giveBack makes them visible again at once.
+type handOver interface {
+	answer
+	giveBack()
+}
+
+func (r *ReceiveMessageResponse) giveBack() { giveBack(r.q, r.ReceivedMessage) }
+
+func (r *BatchReceiveMessageResponse) giveBack() { giveBack(r.q, r.MsgInfoList...) }
+
+// giveBack makes received messages visible again, as if their visibility
+// timeout had ended; their dequeue count stays as the receive left it.
+// A handle no longer valid (the message was deleted or received again) is
+// skipped.
+func giveBack(q *cmq.Queue, ms ...ReceivedMessage) {
+	for _, m := range ms {
+		_, _ = q.ChangeVisibility(context.Background(), m.ReceiptHandle, 0)
+	}
 }
 
 // DeleteError is one failed handle of a batch delete.
