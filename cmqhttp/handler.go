@@ -144,10 +144,10 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 // ServeHTTP answers one CMQ request.
 //
 // Serve it with an http.Server whose ReadTimeout bounds the reading of a
-// whole request: once the request is read, ServeHTTP lifts the read
-// deadline (net/http would otherwise end a long poll by cancelling its
-// request when the deadline passes), and sets a write deadline of
-// [Config].WriteTimeout when the answer is ready.
+// whole request (net/http lifts that deadline once the body is read, so it
+// does not cut a long poll) and whose WriteTimeout is 0: ServeHTTP sets a
+// write deadline of [Config].WriteTimeout when the answer is ready, after
+// the wait.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
@@ -164,9 +164,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p, err = h.read(r); err != nil {
 			return
 		}
-		// Not supported by every ResponseWriter (httptest's): nothing to
-		// lift then.
-		_ = rc.SetReadDeadline(time.Time{})
 		queue, action = p.peek("queueName"), p.peek("Action")
 		if len(h.creds) > 0 {
 			if why, err = h.authenticate(r.Method, r.Host, p); err != nil {
@@ -190,17 +187,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.giveBack()
 		out, err, why = nil, cmq.ErrNoMessage, "client gone: messages made visible again"
 	}
-	body, code, msg := encode(out, err, reqID)
-	if n := int64(len(body)); n > SmallBytes {
-		if h.mem.acquire(r.Context(), n) != nil {
-			if g, ok := out.(handOver); ok {
-				g.giveBack()
-			}
-			why = fmt.Sprintf("no memory for a %d-byte answer", n)
-			body, code, msg = encode(nil, errBusy, reqID)
-		} else {
-			defer h.mem.release(n)
+	// Only answers that hand messages over can be large: reserve their
+	// memory before encoding them.
+	var size int64
+	if g, ok := out.(handOver); ok {
+		if size = g.maxSize(); size <= SmallBytes {
+			size = 0
+		} else if h.mem.acquire(r.Context(), size) != nil {
+			g.giveBack()
+			why = fmt.Sprintf("no memory for an answer of up to %d bytes", size)
+			out, err, size = nil, errBusy, 0
 		}
+	}
+	body, code, msg := encode(out, err, reqID, size)
+	if size > 0 {
+		defer h.mem.release(size)
 	}
 	if h.writeTimeout > 0 {
 		_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
@@ -244,7 +245,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // encode returns the JSON answer: out (a bare Response when nil) with the
 // code and message of err, HTML characters unescaped.
-func encode(out answer, err error, reqID string) (body []byte, code int, msg string) {
+func encode(out answer, err error, reqID string, sizeHint int64) (body []byte, code int, msg string) {
 	if out == nil {
 		out = &Response{}
 	}
@@ -254,6 +255,7 @@ func encode(out answer, err error, reqID string) (body []byte, code int, msg str
 	}
 	*out.common() = Response{Code: code, Message: msg, RequestID: reqID}
 	var buf bytes.Buffer
+	buf.Grow(int(sizeHint)) // one allocation for a large answer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(out); err != nil {

@@ -148,3 +148,23 @@ func TestMemoryBudget(t *testing.T) {
 		assert.Equal(t, int64(0), e.h.mem.inUse())
 	})
 }
+
+// maxSize bounds the JSON of an answer that hands messages over, whatever
+// the bodies hold, so that its memory can be reserved before encoding.
+func TestAnswerMaxSize(t *testing.T) {
+	bodies := []string{"", "plain", strings.Repeat("\x01", 1000), `"quoted" \ back\slash`, "\u2028\u2029 line seps",
+		"<html>&amp;</html>", "\n\r\t\b\f", "héllo wörld 日本語 🎉", strings.Repeat("\x1f\"\\\u2028", 100)}
+	var all []ReceivedMessage
+	for _, b := range bodies {
+		m := ReceivedMessage{MsgBody: b, MsgID: "2251799813685249-1234567890", ReceiptHandle: strings.Repeat("f", 32),
+			EnqueueTime: 1 << 40, FirstDequeueTime: 1 << 40, NextVisibleTime: 1 << 40, DequeueCount: 1 << 30}
+		all = append(all, m)
+		one := &ReceiveMessageResponse{ReceivedMessage: m}
+		body, _, _ := encode(one, cmq.ErrInternal.WithMessage("%s", strings.Repeat("e", 200)), strings.Repeat("0", 32), 0)
+		assert.LessOrEqual(t, int64(len(body)), one.maxSize(), "body %q", b)
+	}
+	batch := &BatchReceiveMessageResponse{MsgInfoList: all}
+	body, _, _ := encode(batch, nil, strings.Repeat("0", 32), 0)
+	assert.LessOrEqual(t, int64(len(body)), batch.maxSize())
+	assert.Greater(t, int64(len(body))*2, batch.maxSize(), "a bound, not a guess: close to the real size")
+}

@@ -141,10 +141,46 @@ type BatchReceiveMessageResponse struct {
 }
 
 // handOver is an answer that hands messages over: if it cannot be
-// delivered, giveBack makes them visible again at once.
+// delivered, giveBack makes them visible again at once. maxSize bounds its
+// JSON, so that its memory can be reserved before it is encoded.
 type handOver interface {
 	answer
 	giveBack()
+	maxSize() int64
+}
+
+func (r *ReceiveMessageResponse) maxSize() int64 { return answerOverhead + messageMaxSize(r.ReceivedMessage) }
+
+func (r *BatchReceiveMessageResponse) maxSize() int64 {
+	n := int64(answerOverhead)
+	for _, m := range r.MsgInfoList {
+		n += messageMaxSize(m)
+	}
+	return n
+}
+
+// answerOverhead bounds the JSON of an answer's common fields, and
+// messageOverhead that of a received message's fields other than its body.
+const answerOverhead, messageOverhead = 512, 512
+
+// messageMaxSize bounds the JSON of m: a byte below 0x20 takes at most 6
+// bytes ("\u0001"), '"' and '\\' take 2, and U+2028 and U+2029 (which
+// begin with 0xE2) take 6 instead of 3.
+func messageMaxSize(m ReceivedMessage) int64 {
+	n := int64(messageOverhead + len(m.MsgID) + len(m.ReceiptHandle))
+	for i := 0; i < len(m.MsgBody); i++ {
+		switch c := m.MsgBody[i]; {
+		case c < 0x20:
+			n += 6
+		case c == '"' || c == '\\':
+			n += 2
+		case c == 0xE2:
+			n += 4
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 func (r *ReceiveMessageResponse) giveBack() { giveBack(r.q, r.ReceivedMessage) }

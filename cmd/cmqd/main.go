@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -67,6 +68,14 @@ type config struct {
 	maxNonces       int
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
+	maxConns        int
+	maxConnsPerIP   int
+	readTimeout     time.Duration
+	writeTimeout    time.Duration
+	maxHeaderBytes  int
+	maxMemory       int64
+	tlsCert         string
+	tlsKey          string
 }
 
 // flagSet returns cmqd's flags, bound to c, reading the credentials'
@@ -98,6 +107,14 @@ func flagSet(c *config, getenv func(string) string) *flag.FlagSet {
 	fs.IntVar(&c.maxNonces, "max-nonces", 100_000, "most nonces remembered against replays, per SecretId (about 50 bytes each); a full table forgets the Timestamp second farthest from now and refuses it (4480) until it leaves the 300 s window")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error; debug logs every request")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
+	fs.IntVar(&c.maxConns, "max-conns", 1024, "most connections open at once; more are closed as soon as accepted; 0 = no cap")
+	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 128, "most connections open at once from one remote address; 0 = no cap (behind a reverse proxy)")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "longest time to read a whole request, headers and body (headers alone: at most 10s)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "longest time to write one answer, counted once it is ready (after a long poll)")
+	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request line and headers, in `bytes`; also bounds a GET's query string (larger requests must use POST); all pending headers take at most max-conns times this (+4 KiB each)")
+	fs.Int64Var(&c.maxMemory, "max-memory", 256<<20, "most `bytes` that requests and answers over 64 KiB hold at once (a request twice its size, an answer its JSON); beyond, they wait 1s, then get 4480")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM), with -tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` (PEM) for -tls-cert")
 	return fs
 }
 
@@ -142,6 +159,19 @@ func parseConfig(args []string, getenv func(string) string, errOut io.Writer) (c
 	if c.maxNonces < 1 {
 		return c, errors.New("-max-nonces must be positive")
 	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("give both -tls-cert and -tls-key, or neither")
+	}
+	switch {
+	case c.maxConns < 0, c.maxConnsPerIP < 0:
+		return c, errors.New("-max-conns and -max-conns-per-ip must not be negative")
+	case c.readTimeout <= 0, c.writeTimeout <= 0:
+		return c, errors.New("-read-timeout and -write-timeout must be positive")
+	case c.maxHeaderBytes < 1:
+		return c, errors.New("-max-header-bytes must be positive")
+	case c.maxMemory < 1:
+		return c, errors.New("-max-memory must be positive")
+	}
 	if err := c.limits.Validate(); err != nil {
 		return c, err
 	}
@@ -175,7 +205,8 @@ func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handl
 		return err
 	}
 	defer b.Close()
-	hc := cmqhttp.Config{Logger: log, MaxRequestBytes: c.maxRequestBytes, MaxNonces: c.maxNonces}
+	hc := cmqhttp.Config{Logger: log, MaxRequestBytes: c.maxRequestBytes, MaxNonces: c.maxNonces,
+		MaxMemory: c.maxMemory, WriteTimeout: c.writeTimeout}
 	if c.secretID != "" {
 		hc.Credentials = map[string]string{c.secretID: c.secretKey}
 	}
@@ -183,27 +214,49 @@ func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handl
 	if wrap != nil {
 		h = wrap(h)
 	}
-	ln, err := net.Listen("tcp", c.addr)
+	var tlsConfig *tls.Config
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return err
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	inner, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
+	ln := newLimitListener(inner, c.maxConns, c.maxConnsPerIP)
 	// Requests run on base: cancelling it ends every long poll.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Room for a GET whose query string is at the request limit, so
-		// that the handler, not net/http, answers one over it (10420).
-		MaxHeaderBytes: int(min(c.maxRequestBytes, 1<<30)) + 64<<10,
-		IdleTimeout:    2 * time.Minute,
-		BaseContext:    func(net.Listener) context.Context { return base },
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Handler: h,
+		// The whole request, headers and body; net/http lifts the
+		// deadline once the body is read (a long poll is not cut), and
+		// the handler sets one for writing when the answer is ready.
+		ReadTimeout:       c.readTimeout,
+		ReadHeaderTimeout: min(c.readTimeout, 10*time.Second),
+		MaxHeaderBytes:    c.maxHeaderBytes,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
+		// HTTP/1.1 only: the connection cap then bounds the requests in
+		// flight, which HTTP/2's streams would multiply. CMQ's SDKs
+		// speak HTTP/1.1.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
-	log.Info("cmqd listening", "addr", ln.Addr().String(), "signatures", c.secretID != "",
-		"qps", c.limits.QPS, "maxQueues", c.limits.Queues)
+	log.Info("cmqd listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "signatures", c.secretID != "",
+		"qps", c.limits.QPS, "maxQueues", c.limits.Queues, "maxConns", c.maxConns, "maxMemory", c.maxMemory)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-served:

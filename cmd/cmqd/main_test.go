@@ -37,16 +37,21 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"defaults", nil, noEnv, func(t *testing.T, c config) {
 			assert.Equal(t, config{addr: "127.0.0.1:8080", limits: def, maxRequestBytes: 1 << 20, maxNonces: 100_000,
-				logLevel: slog.LevelInfo, shutdownTimeout: 10 * time.Second}, c)
+				logLevel: slog.LevelInfo, shutdownTimeout: 10 * time.Second, maxConns: 1024, maxConnsPerIP: 128,
+				readTimeout: 30 * time.Second, writeTimeout: 30 * time.Second, maxHeaderBytes: 64 << 10, maxMemory: 256 << 20}, c)
 		}, ""},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-secret-id", "AKIDa", "-secret-key", "k", "-max-queues", "5",
 			"-qps", "0", "-max-msg-size", "2048", "-batch-bytes", "4096", "-max-request-bytes", "9999",
-			"-log-level", "debug", "-shutdown-timeout", "3s", "-max-nonces", "77"}, noEnv, func(t *testing.T, c config) {
+			"-log-level", "debug", "-shutdown-timeout", "3s", "-max-nonces", "77", "-max-conns", "10", "-max-conns-per-ip", "0",
+			"-read-timeout", "5s", "-write-timeout", "6s", "-max-header-bytes", "4096", "-max-memory", "1000000",
+			"-tls-cert", "c.pem", "-tls-key", "k.pem"}, noEnv, func(t *testing.T, c config) {
 			want := def
 			want.Queues, want.QPS, want.BatchBytes = 5, 0, 4096
 			want.MsgSize.Max, want.MsgSize.Default = 2048, 2048
 			assert.Equal(t, config{addr: "127.0.0.1:0", secretID: "AKIDa", secretKey: "k", limits: want,
-				maxRequestBytes: 9999, maxNonces: 77, logLevel: slog.LevelDebug, shutdownTimeout: 3 * time.Second}, c)
+				maxRequestBytes: 9999, maxNonces: 77, logLevel: slog.LevelDebug, shutdownTimeout: 3 * time.Second,
+				maxConns: 10, maxConnsPerIP: 0, readTimeout: 5 * time.Second, writeTimeout: 6 * time.Second,
+				maxHeaderBytes: 4096, maxMemory: 1_000_000, tlsCert: "c.pem", tlsKey: "k.pem"}, c)
 		}, ""},
 		{"every limit", []string{"-batch-size", "32", "-queue-name-length", "10", "-dead-letter-sources", "2",
 			"-delay", "0s:2h", "-msg-heap-num", "1:1000000000:10", "-polling-wait", "0:5m:1s",
@@ -90,6 +95,10 @@ func TestParseConfig(t *testing.T) {
 			"give -max-msg-size or -msg-size, not both"},
 		{"msg-size and max-msg-size", []string{"-msg-size", "1:100", "-max-msg-size", "2048"}, noEnv, nil,
 			"give -max-msg-size or -msg-size, not both"},
+		{"cert without key", []string{"-tls-cert", "c.pem"}, noEnv, nil, "give both -tls-cert and -tls-key, or neither"},
+		{"negative conns", []string{"-max-conns", "-1"}, noEnv, nil, "must not be negative"},
+		{"zero read timeout", []string{"-read-timeout", "0s"}, noEnv, nil, "-read-timeout and -write-timeout must be positive"},
+		{"zero memory", []string{"-max-memory", "0"}, noEnv, nil, "-max-memory must be positive"},
 		{"id without key", []string{"-secret-id", "AKIDa"}, noEnv, nil, "give both -secret-id and -secret-key, or neither"},
 		{"key without id from env", nil, env(map[string]string{"CMQ_SECRET_KEY": "k"}), nil, "give both"},
 		{"negative qps", []string{"-qps", "-1"}, noEnv, nil, "cmq: invalid Limits.QPS"},
@@ -351,28 +360,48 @@ func TestRunShutdownEndsLongPoll(t *testing.T) {
 	assert.Less(t, time.Since(begin), 10*time.Second, "shutdown did not wait for the 30 s poll")
 }
 
-// A GET whose query string is over -max-request-bytes is answered by the
-// handler with 4000/10420, not refused by net/http.
+// A GET is bounded by -max-header-bytes (net/http answers HTTP 431 beyond
+// it), then by -max-request-bytes (the handler answers 4000/10420).
 func TestRunLargeGET(t *testing.T) {
-	base, _, _ := start(t, []string{"-max-request-bytes", "2000000"}, nil)
-	for _, tt := range []struct {
-		size int
-		code int
-	}{{1_500_000, 0}, {2_000_001, 4000}} {
-		q := "Action=ListQueue&x=" + strings.Repeat("a", tt.size-len("Action=ListQueue&x="))
+	get := func(t *testing.T, base string, size int) (int, map[string]any) {
+		q := "Action=ListQueue&x=" + strings.Repeat("a", size-len("Action=ListQueue&x="))
 		req, err := http.NewRequestWithContext(t.Context(), "GET", base+"/v2/index.php?"+q, nil)
 		require.NoError(t, err)
 		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
+		if err != nil {
+			return 0, nil // refused while the request was still being sent
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return res.StatusCode, nil
+		}
 		body, err := io.ReadAll(res.Body)
-		res.Body.Close()
 		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, res.StatusCode)
 		var r map[string]any
 		require.NoError(t, json.Unmarshal(body, &r))
-		assert.Equal(t, tt.code, code(r), r)
-		if tt.code != 0 {
-			assert.Equal(t, "(10420)cannot parse request, or request size is more than 2000000 bytes", r["message"])
-		}
+		return res.StatusCode, r
 	}
+	t.Run("default header limit", func(t *testing.T) {
+		base, _, _ := start(t, nil, nil)
+		st, r := get(t, base, 60_000)
+		require.NotNil(t, r)
+		require.Equal(t, http.StatusOK, st)
+		assert.Equal(t, 0, code(r), r)
+		st, _ = get(t, base, 140_000)
+		assert.Contains(t, []int{0, http.StatusRequestHeaderFieldsTooLarge}, st, "refused by net/http")
+	})
+	t.Run("raised header limit", func(t *testing.T) {
+		base, _, _ := start(t, []string{"-max-request-bytes", "2000000", "-max-header-bytes", "2100000"}, nil)
+		for _, tt := range []struct {
+			size int
+			code int
+		}{{1_500_000, 0}, {2_000_001, 4000}} {
+			st, r := get(t, base, tt.size)
+			require.Equal(t, http.StatusOK, st)
+			assert.Equal(t, tt.code, code(r), r)
+			if tt.code != 0 {
+				assert.Equal(t, "(10420)cannot parse request, or request size is more than 2000000 bytes", r["message"])
+			}
+		}
+	})
 }
