@@ -44,6 +44,18 @@
 // window, so a client that floods it with requests dated ahead cannot lock
 // honest clients out. Without credentials nothing is checked.
 //
+// What the signature does not protect, as CMQ defines it: values that
+// begin with '@' may be left out of the string to sign (the official SDKs
+// do so on POST), so they can be changed; values are concatenated raw,
+// not encoded, so whoever intercepts a signed request can move the
+// boundaries between parameters (a '&' or '=' inside a value reads the
+// same as one between values) and send a different request under the same
+// signature; and nothing binds the Host header to this server, so a
+// request signed for one server with the same credentials and Host can be
+// replayed to another within the window. Nothing is encrypted either.
+// Serve over TLS (cmqd's -tls-cert and -tls-key, or a reverse proxy that
+// terminates TLS) whenever requests cross a network you do not control.
+//
 // # Long polling
 //
 // ReceiveMessage and BatchReceiveMessage wait up to their
