@@ -131,6 +131,35 @@ func TestDeadLetterOnMaxReceiveGivesNextMessage(t *testing.T) {
 	})
 }
 
+// A received Message is a copy: a consumer that writes to its DeadLetter
+// record changes neither what the next receive of that message returns nor
+// what a batch receive gives for another message.
+func TestDeadLetterRecordIsACopy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, dlq := dlPair(t, b,
+			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 1},
+			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
+		require.NoError(t, dlq.SetAttributes(t.Context(), cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)}))
+		t0 := time.Now()
+		_, err := src.Send(t.Context(), "m", 0)
+		require.NoError(t, err)
+		extReceive(t, src)
+		time.Sleep(time.Second)
+		extNoMessage(t, src) // moves it
+
+		want := &cmq.DeadLetterSource{Queue: "src", EnqueueTime: t0, DequeueCount: 1}
+		first := extReceive(t, dlq)
+		require.Equal(t, want, first.DeadLetter)
+		first.DeadLetter.Queue = "changed by a consumer"
+		first.DeadLetter.DequeueCount = 99
+		time.Sleep(time.Second)
+		again := extReceive(t, dlq)
+		assert.Equal(t, want, again.DeadLetter, "the next receive is not changed")
+		assert.NotSame(t, first.DeadLetter, again.DeadLetter)
+	})
+}
+
 func TestDeadLetterOnMaxReceiveDeletedInTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)

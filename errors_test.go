@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// --- Point 10: errors. ---
+// --- Errors: sentinels, codes, wire messages, AsError. ---
 
 // sentinels lists every exported sentinel of errors.go with CMQ's code and
 // module. TestSentinelTableComplete keeps it complete.
@@ -191,5 +191,7 @@ func TestErrorIsNonError(t *testing.T) {
 	assert.False(t, errors.Is(cmq.ErrNoMessage, nilErr), "a typed nil target")
 	assert.False(t, nilErr.Is(cmq.ErrNoMessage))
 	assert.Equal(t, "cmq: <nil>", nilErr.Error())
+	assert.Equal(t, "<nil>", nilErr.WireMessage(), "nil-safe, like Error")
+	assert.NoError(t, nilErr.Unwrap())
 	assert.False(t, errors.Is(context.Canceled, cmq.ErrInternal))
 }

@@ -271,3 +271,52 @@ func ExampleBroker() {
 	// <nil>
 	// true
 }
+
+// Code written against [cmq.Service] addresses queues by name, as CMQ's
+// API does, and runs unchanged against the in-process broker or a remote
+// CMQ endpoint: only the constructor of svc changes.
+func ExampleBroker_Service() {
+	ctx := context.Background()
+	b, err := cmq.NewBroker()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+
+	svc := b.Service() // in-process; a remote client would be built here
+	if err := process(ctx, svc); err != nil {
+		log.Fatal(err)
+	}
+
+	// Extensions CMQ's API lacks are found with a type assertion.
+	if x, ok := svc.(cmq.ServiceExtensions); ok {
+		fmt.Println("purge:", x.PurgeQueue(ctx, "orders"))
+	}
+	// Output:
+	// sent 1 message
+	// processed "order #1"
+	// queue is empty: true
+	// purge: <nil>
+}
+
+// process is code that needs nothing but a cmq.Service.
+func process(ctx context.Context, svc cmq.Service) error {
+	if _, err := svc.CreateQueue(ctx, "orders", cmq.QueueAttributes{}); err != nil {
+		return err
+	}
+	if _, err := svc.SendMessage(ctx, "orders", "order #1", 0); err != nil {
+		return err
+	}
+	fmt.Println("sent 1 message")
+	m, err := svc.ReceiveMessage(ctx, "orders", time.Second)
+	if err != nil {
+		return err
+	}
+	if err := svc.DeleteMessage(ctx, "orders", m.ReceiptHandle); err != nil {
+		return err
+	}
+	fmt.Printf("processed %q\n", m.Body)
+	_, err = svc.ReceiveMessage(ctx, "orders", 0)
+	fmt.Println("queue is empty:", errors.Is(err, cmq.ErrNoMessage))
+	return nil
+}

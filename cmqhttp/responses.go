@@ -149,7 +149,9 @@ type handOver interface {
 	maxSize() int64
 }
 
-func (r *ReceiveMessageResponse) maxSize() int64 { return answerOverhead + messageMaxSize(r.ReceivedMessage) }
+func (r *ReceiveMessageResponse) maxSize() int64 {
+	return answerOverhead + messageMaxSize(r.ReceivedMessage)
+}
 
 func (r *BatchReceiveMessageResponse) maxSize() int64 {
 	n := int64(answerOverhead)

@@ -262,7 +262,7 @@ func TestAttacks(t *testing.T) {
 	attacks := []struct {
 		name    string
 		run     func(ctx context.Context, addr string) // until ctx is done
-		maxHeap float64                                 // MiB, with the limits
+		maxHeap float64                                // MiB, with the limits
 	}{
 		{"slow bodies: 400 connections, 1 MiB announced, 1 byte a second", func(ctx context.Context, addr string) {
 			var wg sync.WaitGroup
@@ -399,6 +399,9 @@ func TestAttacks(t *testing.T) {
 			}
 			assert.NotEmpty(t, lat)
 			assert.Zero(t, failed, "every honest round trip succeeds")
+			if raceEnabled {
+				return // several times slower: the bounds below do not apply
+			}
 			assert.Less(t, p99(lat), time.Second, "honest p99")
 			assert.Less(t, heap, a.maxHeap, "heap growth, MiB")
 		})
