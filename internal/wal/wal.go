@@ -444,19 +444,15 @@ func (l *Log) arm() {
 	}
 }
 
-// tick is the SyncEvery timer: it fsyncs everything written and re-arms
-// only if frames were appended during the fsync.
+// tick is the SyncEvery timer: it fsyncs everything written. An Append
+// during the fsync finds the timer disarmed and arms it again.
 func (l *Log) tick() {
 	defer l.ticks.Done()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.armed = false
-	if l.closed {
-		return
-	}
-	l.syncTo(Pos{l.seg, l.off})
-	if l.err == nil && !l.armed && l.synced.Less(Pos{l.seg, l.off}) {
-		l.arm()
+	if !l.closed {
+		l.syncTo(Pos{l.seg, l.off})
 	}
 }
 
