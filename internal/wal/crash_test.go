@@ -386,3 +386,47 @@ func TestCloseWakesWaiters(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestRemoveCrash: a power loss at any step of RemoveBefore leaves a log
+// that opens, with consecutive segments: a suffix of the payloads that
+// holds at least every segment that was to stay.
+func TestRemoveCrash(t *testing.T) {
+	const segs = 8
+	for k := 1; ; k++ {
+		fs := faultfs.New()
+		l, err := wal.Open(dir, wal.Options{FS: fs, SegmentBytes: 1})
+		require.NoError(t, err)
+		var ps [][]byte
+		for i := range segs {
+			p := fmt.Appendf(nil, "payload %d", i)
+			pos, err := l.Append(p)
+			require.NoError(t, err)
+			require.NoError(t, l.Sync(pos))
+			ps = append(ps, p)
+		}
+		ops := 0
+		var crashed *faultfs.FS
+		r := rand.New(rand.NewPCG(uint64(k), 10))
+		fs.SetFault(func(op faultfs.Op, name string) error {
+			if op == faultfs.OpRemove || op == faultfs.OpSyncDir {
+				if ops++; ops == k {
+					crashed = fs.Crash(r)
+				}
+			}
+			return nil
+		})
+		err = l.RemoveBefore(segs - 2) // keeps segments 6, 7, 8
+		l.Close()
+		if crashed == nil {
+			require.NoError(t, err)
+			require.Greater(t, k, 2*(segs-3), "every step was crashed at")
+			return
+		}
+		l, err = wal.Open(dir, wal.Options{FS: crashed})
+		require.NoError(t, err, "crash at step %d", k)
+		got := replayAll(t, l)
+		require.GreaterOrEqual(t, len(got), 3)
+		assert.Equal(t, ps[len(ps)-len(got):], got, "crash at step %d", k)
+		require.NoError(t, l.Close())
+	}
+}

@@ -50,7 +50,8 @@ type segment struct {
 // payloads in frames, appended in order and replayed in order. All methods
 // are safe for concurrent use.
 //
-// A Log holds an exclusive lock on its directory until Close.
+// A Log holds an exclusive lock on its directory until Close. The zero Log
+// is not usable: Open returns one.
 type Log struct {
 	fs      FS
 	dir     string
@@ -346,7 +347,14 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	if err := l.usable(); err != nil {
 		return Pos{}, err
 	}
-	if l.off > segHeaderSize && l.off+frame > l.segMax {
+	for l.off > segHeaderSize && l.off+frame > l.segMax {
+		if l.syncing { // rotate closes the file the fsync uses
+			l.cond.Wait()
+			if err := l.usable(); err != nil {
+				return Pos{}, err
+			}
+			continue // another Append may have rotated meanwhile
+		}
 		if err := l.rotate(); err != nil {
 			return Pos{}, err
 		}
@@ -464,6 +472,9 @@ func (l *Log) tick() {
 func (l *Log) Rotate() (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for l.syncing { // rotate closes the file the fsync uses
+		l.cond.Wait()
+	}
 	if err := l.usable(); err != nil {
 		return 0, err
 	}
@@ -473,14 +484,9 @@ func (l *Log) Rotate() (uint64, error) {
 	return l.seg, nil
 }
 
-// rotate seals the current segment and starts the next. l.mu held.
+// rotate seals the current segment and starts the next. l.mu held, no
+// fsync in flight, the log usable.
 func (l *Log) rotate() error {
-	for l.syncing {
-		l.cond.Wait()
-	}
-	if err := l.usable(); err != nil {
-		return err
-	}
 	if err := l.f.Sync(); err != nil {
 		return l.fail("fsync", l.path(l.seg), err)
 	}
