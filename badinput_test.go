@@ -44,7 +44,7 @@ func newBadFixture(t *testing.T) *badFixture {
 	t.Cleanup(func() { b.Close() })
 	f := &badFixture{b: b}
 	mk := func(name string, a cmq.QueueAttributes) *cmq.Queue {
-		q, err := b.CreateQueue(name, a)
+		q, err := b.CreateQueue(t.Context(), name, a)
 		require.NoError(t, err)
 		return q
 	}
@@ -55,14 +55,14 @@ func newBadFixture(t *testing.T) *badFixture {
 		return m
 	}
 	send := func(q *cmq.Queue, body string, delay time.Duration) {
-		_, err := q.Send(body, delay)
+		_, err := q.Send(ctx, body, delay)
 		require.NoError(t, err)
 	}
 
 	f.main = mk("main", cmq.QueueAttributes{RewindPeriod: cmq.Ptr(120 * time.Second), MaxMsgSize: cmq.Ptr(1 << 20)})
 	send(f.main, "deleted", 0)
 	f.deleted = recv(f.main).ReceiptHandle
-	require.NoError(t, f.main.Delete(f.deleted))
+	require.NoError(t, f.main.Delete(ctx, f.deleted))
 	send(f.main, "in flight", 0)
 	send(f.main, "active 1", 0)
 	send(f.main, "active 2", 0)
@@ -70,7 +70,7 @@ func newBadFixture(t *testing.T) *badFixture {
 	first := recv(f.main)
 	require.Equal(t, "in flight", first.Body)
 	f.stale = first.ReceiptHandle
-	_, err = f.main.ChangeVisibility(f.stale, 0) // visible again, at the front
+	_, err = f.main.ChangeVisibility(ctx, f.stale, 0) // visible again, at the front
 	require.NoError(t, err)
 	again := recv(f.main)
 	require.Equal(t, 2, again.DequeueCount)
@@ -93,7 +93,7 @@ func newBadFixture(t *testing.T) *badFixture {
 
 	// Drain every bucket of "throttled", keeping one valid handle.
 	f.throttled = mk("throttled", cmq.QueueAttributes{})
-	_, err = f.throttled.BatchSend(strings.Split("a b c d e f g h i j k l m n o p", " "), 0)
+	_, err = f.throttled.BatchSend(ctx, strings.Split("a b c d e f g h i j k l m n o p", " "), 0)
 	require.NoError(t, err)
 	for range badQPS - 16 {
 		send(f.throttled, "x", 0)
@@ -112,13 +112,13 @@ func newBadFixture(t *testing.T) *badFixture {
 	for _, m := range ms[1:] {
 		batch = append(batch, m.ReceiptHandle)
 	}
-	_, err = f.throttled.BatchDelete(batch)
+	_, err = f.throttled.BatchDelete(ctx, batch)
 	require.NoError(t, err)
-	_, err = f.throttled.BatchDelete(append(rest, "junk"))
+	_, err = f.throttled.BatchDelete(ctx, append(rest, "junk"))
 	require.ErrorIs(t, err, cmq.ErrBatchDeletePartial)
 	require.Equal(t, badQPS, len(batch)+len(rest)+1)
 
-	_, n, err := b.ListQueues(cmq.ListOptions{})
+	_, n, err := b.ListQueues(ctx, cmq.ListOptions{})
 	require.NoError(t, err)
 	require.Equal(t, l.Queues, n)
 	return f
@@ -135,7 +135,7 @@ func snapshotBroker(t *testing.T, b *cmq.Broker) badSnapshot {
 	t.Helper()
 	s := badSnapshot{Infos: map[string]cmq.QueueInfo{}}
 	for off := 0; ; off += 50 {
-		page, total, err := b.ListQueues(cmq.ListOptions{Offset: off, Limit: 50})
+		page, total, err := b.ListQueues(t.Context(), cmq.ListOptions{Offset: off, Limit: 50})
 		require.NoError(t, err)
 		s.Queues = append(s.Queues, page...)
 		if off+50 >= total {
@@ -145,7 +145,7 @@ func snapshotBroker(t *testing.T, b *cmq.Broker) badSnapshot {
 	for _, qs := range s.Queues {
 		q, err := b.Queue(qs.Name)
 		require.NoError(t, err)
-		info, err := q.Attributes()
+		info, err := q.Attributes(t.Context())
 		require.NoError(t, err)
 		s.Infos[qs.Name] = info
 	}
@@ -171,12 +171,14 @@ func badBodies(n, size int) []string {
 func badCases() []badCase {
 	create := func(name string, a cmq.QueueAttributes) func(*testing.T, *badFixture) (any, error) {
 		return func(_ *testing.T, f *badFixture) (any, error) {
-			q, err := f.b.CreateQueue(name, a)
+			q, err := f.b.CreateQueue(context.Background(), name, a)
 			return q, err
 		}
 	}
 	set := func(a cmq.QueueAttributes) func(*testing.T, *badFixture) (any, error) {
-		return func(_ *testing.T, f *badFixture) (any, error) { return nil, f.main.SetAttributes(a) }
+		return func(_ *testing.T, f *badFixture) (any, error) {
+			return nil, f.main.SetAttributes(context.Background(), a)
+		}
 	}
 	dl := func(p cmq.DeadLetterPolicy) cmq.QueueAttributes { return cmq.QueueAttributes{DeadLetterPolicy: &p} }
 	recv := func(q func(*badFixture) *cmq.Queue, ctx func(*testing.T) context.Context, wait time.Duration) func(*testing.T, *badFixture) (any, error) {
@@ -193,7 +195,7 @@ func badCases() []badCase {
 		return ctx
 	}
 	del := func(h func(*badFixture) string) func(*testing.T, *badFixture) (any, error) {
-		return func(_ *testing.T, f *badFixture) (any, error) { return nil, f.main.Delete(h(f)) }
+		return func(_ *testing.T, f *badFixture) (any, error) { return nil, f.main.Delete(context.Background(), h(f)) }
 	}
 	flip := func(f *badFixture) string { // the valid handle with its last digit changed
 		h := f.valid
@@ -213,9 +215,9 @@ func badCases() []badCase {
 	for _, n := range []string{"", "1abc", "-abc", "a_b", "a b", "a.b", "ä", long} {
 		add("CreateQueue name "+n, cmq.ErrQueueNameFormat, create(n, cmq.QueueAttributes{}))
 		add("Queue name "+n, cmq.ErrQueueNameFormat, func(_ *testing.T, f *badFixture) (any, error) { q, err := f.b.Queue(n); return q, err })
-		add("DeleteQueue name "+n, cmq.ErrQueueNameFormat, func(_ *testing.T, f *badFixture) (any, error) { return nil, f.b.DeleteQueue(n) })
+		add("DeleteQueue name "+n, cmq.ErrQueueNameFormat, func(_ *testing.T, f *badFixture) (any, error) { return nil, f.b.DeleteQueue(context.Background(), n) })
 		add("ListDeadLetterSourceQueues name "+n, cmq.ErrQueueNameFormat, func(_ *testing.T, f *badFixture) (any, error) {
-			p, _, err := f.b.ListDeadLetterSourceQueues(n, cmq.ListOptions{})
+			p, _, err := f.b.ListDeadLetterSourceQueues(context.Background(), n, cmq.ListOptions{})
 			return p, err
 		})
 	}
@@ -223,20 +225,24 @@ func badCases() []badCase {
 	add("CreateQueue existing other case", cmq.ErrQueueExists, create("MAIN", cmq.QueueAttributes{}))
 	add("CreateQueue over the queue limit", cmq.ErrQueueLimit, create("fresh", cmq.QueueAttributes{}))
 	add("Queue missing", cmq.ErrQueueNotExist, func(_ *testing.T, f *badFixture) (any, error) { q, err := f.b.Queue("nope"); return q, err })
-	add("DeleteQueue missing", cmq.ErrQueueNotExist, func(_ *testing.T, f *badFixture) (any, error) { return nil, f.b.DeleteQueue("nope") })
-	add("DeleteQueue of a dead-letter queue", cmq.ErrDeadLetterQueueInUse, func(_ *testing.T, f *badFixture) (any, error) { return nil, f.b.DeleteQueue("DLQ") })
+	add("DeleteQueue missing", cmq.ErrQueueNotExist, func(_ *testing.T, f *badFixture) (any, error) {
+		return nil, f.b.DeleteQueue(context.Background(), "nope")
+	})
+	add("DeleteQueue of a dead-letter queue", cmq.ErrDeadLetterQueueInUse, func(_ *testing.T, f *badFixture) (any, error) {
+		return nil, f.b.DeleteQueue(context.Background(), "DLQ")
+	})
 	for _, o := range []cmq.ListOptions{{Offset: -1}, {Limit: -1}, {Limit: 51}, {Offset: -5, Limit: 51}} {
 		add("ListQueues options", cmq.ErrOutOfRange, func(_ *testing.T, f *badFixture) (any, error) {
-			p, _, err := f.b.ListQueues(o)
+			p, _, err := f.b.ListQueues(context.Background(), o)
 			return p, err
 		})
 		add("ListDeadLetterSourceQueues options", cmq.ErrOutOfRange, func(_ *testing.T, f *badFixture) (any, error) {
-			p, _, err := f.b.ListDeadLetterSourceQueues("dlq", o)
+			p, _, err := f.b.ListDeadLetterSourceQueues(context.Background(), "dlq", o)
 			return p, err
 		})
 	}
 	add("ListDeadLetterSourceQueues missing", cmq.ErrQueueNotExist, func(_ *testing.T, f *badFixture) (any, error) {
-		p, _, err := f.b.ListDeadLetterSourceQueues("nope", cmq.ListOptions{})
+		p, _, err := f.b.ListDeadLetterSourceQueues(context.Background(), "nope", cmq.ListOptions{})
 		return p, err
 	})
 
@@ -283,17 +289,25 @@ func badCases() []badCase {
 	}
 	add("SetAttributes self as dead-letter queue", cmq.ErrDeadLetterNested, set(dl(cmq.DeadLetterPolicy{DeadLetterQueue: "main", MaxReceiveCount: 1})))
 	add("SetAttributes of a dead-letter queue", cmq.ErrDeadLetterNested, func(_ *testing.T, f *badFixture) (any, error) {
-		return nil, f.dlq.SetAttributes(dl(cmq.DeadLetterPolicy{DeadLetterQueue: "empty", MaxReceiveCount: 1}))
+		return nil, f.dlq.SetAttributes(context.Background(), dl(cmq.DeadLetterPolicy{DeadLetterQueue: "empty", MaxReceiveCount: 1}))
 	})
 	add("SetAttributes retention below rewind", cmq.ErrRewindPeriod, set(cmq.QueueAttributes{MsgRetention: cmq.Ptr(60 * time.Second)}))
-	add("UnbindDeadLetterQueue without one", cmq.ErrDeadLetterQueueNotExist, func(_ *testing.T, f *badFixture) (any, error) { return nil, f.main.UnbindDeadLetterQueue() })
+	add("UnbindDeadLetterQueue without one", cmq.ErrDeadLetterQueueNotExist, func(_ *testing.T, f *badFixture) (any, error) {
+		return nil, f.main.UnbindDeadLetterQueue(context.Background())
+	})
 
 	// Sends.
 	send := func(q func(*badFixture) *cmq.Queue, body string, delay time.Duration) func(*testing.T, *badFixture) (any, error) {
-		return func(_ *testing.T, f *badFixture) (any, error) { id, err := q(f).Send(body, delay); return id, err }
+		return func(_ *testing.T, f *badFixture) (any, error) {
+			id, err := q(f).Send(context.Background(), body, delay)
+			return id, err
+		}
 	}
 	batch := func(q func(*badFixture) *cmq.Queue, bs []string, delay time.Duration) func(*testing.T, *badFixture) (any, error) {
-		return func(_ *testing.T, f *badFixture) (any, error) { ids, err := q(f).BatchSend(bs, delay); return ids, err }
+		return func(_ *testing.T, f *badFixture) (any, error) {
+			ids, err := q(f).BatchSend(context.Background(), bs, delay)
+			return ids, err
+		}
 	}
 	other := func(f *badFixture) *cmq.Queue { return f.other }
 	full := func(f *badFixture) *cmq.Queue { return f.full }
@@ -358,36 +372,43 @@ func badCases() []badCase {
 	} {
 		add("Delete "+name, cmq.ErrInvalidReceiptHandle, del(h))
 		add("ChangeVisibility "+name, cmq.ErrInvalidReceiptHandle, func(_ *testing.T, f *badFixture) (any, error) {
-			at, err := f.main.ChangeVisibility(h(f), time.Second)
+			at, err := f.main.ChangeVisibility(context.Background(), h(f), time.Second)
 			return at, err
 		})
 	}
-	add("Delete throttled", cmq.ErrThrottled, func(_ *testing.T, f *badFixture) (any, error) { return nil, f.throttled.Delete(f.throttledH) })
-	add("BatchDelete nil", cmq.ErrBatchSize, func(_ *testing.T, f *badFixture) (any, error) { r, err := f.main.BatchDelete(nil); return r, err })
+	add("Delete throttled", cmq.ErrThrottled, func(_ *testing.T, f *badFixture) (any, error) {
+		return nil, f.throttled.Delete(context.Background(), f.throttledH)
+	})
+	add("BatchDelete nil", cmq.ErrBatchSize, func(_ *testing.T, f *badFixture) (any, error) {
+		r, err := f.main.BatchDelete(context.Background(), nil)
+		return r, err
+	})
 	add("BatchDelete 17", cmq.ErrBatchSize, func(_ *testing.T, f *badFixture) (any, error) {
-		r, err := f.main.BatchDelete(badBodies(17, 32))
+		r, err := f.main.BatchDelete(context.Background(), badBodies(17, 32))
 		return r, err
 	})
 	add("BatchDelete throttled", cmq.ErrThrottled, func(_ *testing.T, f *badFixture) (any, error) {
-		r, err := f.throttled.BatchDelete([]string{f.throttledH})
+		r, err := f.throttled.BatchDelete(context.Background(), []string{f.throttledH})
 		return r, err
 	})
 	for _, d := range []time.Duration{-1, 43200*time.Second + 1} {
 		add("ChangeVisibility timeout out of range", cmq.ErrOutOfRange, func(_ *testing.T, f *badFixture) (any, error) {
-			at, err := f.main.ChangeVisibility(f.valid, d)
+			at, err := f.main.ChangeVisibility(context.Background(), f.valid, d)
 			return at, err
 		})
 	}
 
 	// Rewind.
-	add("Rewind disabled", cmq.ErrRewindDisabled, func(_ *testing.T, f *badFixture) (any, error) { return nil, f.other.Rewind(time.Now()) })
+	add("Rewind disabled", cmq.ErrRewindDisabled, func(_ *testing.T, f *badFixture) (any, error) {
+		return nil, f.other.Rewind(context.Background(), time.Now())
+	})
 	for name, d := range map[string]time.Duration{"future": -1, "before the period": 120*time.Second + 1, "zero time": 0} {
 		add("Rewind "+name, cmq.ErrRewindTime, func(_ *testing.T, f *badFixture) (any, error) {
 			start := time.Now().Add(-d)
 			if d == 0 {
 				start = time.Time{}
 			}
-			return nil, f.main.Rewind(start)
+			return nil, f.main.Rewind(context.Background(), start)
 		})
 	}
 	return cases
@@ -410,7 +431,7 @@ func TestBadInput(t *testing.T) {
 				// At most 5 s of fake time passed, in which nothing in the
 				// fixture changes state, so the state must be identical.
 				assert.Equal(t, before, snapshotBroker(t, f.b))
-				assert.NoError(t, f.main.Delete(f.valid), "the valid handle still works")
+				assert.NoError(t, f.main.Delete(t.Context(), f.valid), "the valid handle still works")
 			})
 		})
 	}
@@ -440,7 +461,7 @@ func TestBadInputWaitEndsUnchanged(t *testing.T) {
 func TestBadInputDeletedQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newBadFixture(t)
-		require.NoError(t, f.b.DeleteQueue("other"))
+		require.NoError(t, f.b.DeleteQueue(t.Context(), "other"))
 		before := snapshotBroker(t, f.b)
 		for name, err := range queueMethodErrors(t, f.other, f.foreign) {
 			assert.ErrorIs(t, err, cmq.ErrQueueNotExist, name)
@@ -448,12 +469,12 @@ func TestBadInputDeletedQueue(t *testing.T) {
 		assert.Equal(t, before, snapshotBroker(t, f.b))
 		// A queue created again under the name is a new queue: the old
 		// *Queue and its handles do not reach it.
-		q, err := f.b.CreateQueue("Other", cmq.QueueAttributes{})
+		q, err := f.b.CreateQueue(t.Context(), "Other", cmq.QueueAttributes{})
 		require.NoError(t, err)
 		assert.NotSame(t, f.other, q)
-		_, err = f.other.Send("x", 0)
+		_, err = f.other.Send(t.Context(), "x", 0)
 		assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
-		assert.ErrorIs(t, q.Delete(f.foreign), cmq.ErrInvalidReceiptHandle)
+		assert.ErrorIs(t, q.Delete(t.Context(), f.foreign), cmq.ErrInvalidReceiptHandle)
 	})
 }
 
@@ -474,7 +495,7 @@ func TestBadInputDeletedDuringWait(t *testing.T) {
 		}()
 		synctest.Wait()
 		start := time.Now()
-		require.NoError(t, f.b.DeleteQueue("empty"))
+		require.NoError(t, f.b.DeleteQueue(t.Context(), "empty"))
 		assert.ErrorIs(t, <-done, cmq.ErrQueueNotExist)
 		assert.Equal(t, time.Duration(0), time.Since(start), "returned at once")
 		require.NoError(t, f.b.Close())
@@ -492,7 +513,7 @@ func TestBadInputBatchDeleteAllInvalid(t *testing.T) {
 		f := newBadFixture(t)
 		before := snapshotBroker(t, f.b)
 		bad := []string{f.stale, f.foreign, f.deleted, "", f.valid + "0"}
-		results, err := f.main.BatchDelete(bad)
+		results, err := f.main.BatchDelete(t.Context(), bad)
 		assert.ErrorIs(t, err, cmq.ErrBatchDeleteFailed)
 		require.Len(t, results, len(bad))
 		for i, r := range results {
@@ -500,7 +521,7 @@ func TestBadInputBatchDeleteAllInvalid(t *testing.T) {
 		}
 		assert.Equal(t, before, snapshotBroker(t, f.b))
 
-		results, err = f.main.BatchDelete(append(bad, f.valid))
+		results, err = f.main.BatchDelete(t.Context(), append(bad, f.valid))
 		assert.ErrorIs(t, err, cmq.ErrBatchDeletePartial)
 		require.Len(t, results, len(bad)+1)
 		assert.NoError(t, results[len(bad)])
@@ -518,14 +539,14 @@ func TestBadInputClosed(t *testing.T) {
 		for name, err := range queueMethodErrors(t, f.main, f.valid) {
 			assert.ErrorIs(t, err, cmq.ErrClosed, name)
 		}
-		_, err := f.b.CreateQueue("fresh", cmq.QueueAttributes{})
+		_, err := f.b.CreateQueue(t.Context(), "fresh", cmq.QueueAttributes{})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "CreateQueue")
 		_, err = f.b.Queue("main")
 		assert.ErrorIs(t, err, cmq.ErrClosed, "Queue")
-		assert.ErrorIs(t, f.b.DeleteQueue("main"), cmq.ErrClosed, "DeleteQueue")
-		_, _, err = f.b.ListQueues(cmq.ListOptions{})
+		assert.ErrorIs(t, f.b.DeleteQueue(t.Context(), "main"), cmq.ErrClosed, "DeleteQueue")
+		_, _, err = f.b.ListQueues(t.Context(), cmq.ListOptions{})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "ListQueues")
-		_, _, err = f.b.ListDeadLetterSourceQueues("dlq", cmq.ListOptions{})
+		_, _, err = f.b.ListDeadLetterSourceQueues(t.Context(), "dlq", cmq.ListOptions{})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "ListDeadLetterSourceQueues")
 		assert.NoError(t, f.b.Close(), "a second Close")
 	})
@@ -538,29 +559,29 @@ func TestBadInputClosedWins(t *testing.T) {
 		f := newBadFixture(t)
 		gone, err := f.b.Queue("other")
 		require.NoError(t, err)
-		require.NoError(t, f.b.DeleteQueue("other"))
+		require.NoError(t, f.b.DeleteQueue(t.Context(), "other"))
 		require.NoError(t, f.b.Close())
 		ctx := t.Context()
 		for _, q := range []*cmq.Queue{f.main, gone} {
 			errs := queueMethodErrors(t, q, f.valid)
-			_, errs["Send empty"] = q.Send("", 0)
-			_, errs["Send long delay"] = q.Send("x", 2*time.Hour)
-			_, errs["BatchSend none"] = q.BatchSend(nil, 0)
+			_, errs["Send empty"] = q.Send(ctx, "", 0)
+			_, errs["Send long delay"] = q.Send(ctx, "x", 2*time.Hour)
+			_, errs["BatchSend none"] = q.BatchSend(ctx, nil, 0)
 			_, errs["Receive long wait"] = q.Receive(ctx, time.Hour)
 			_, errs["BatchReceive 0"] = q.BatchReceive(ctx, 0, 0)
-			_, errs["BatchDelete none"] = q.BatchDelete(nil)
-			_, errs["ChangeVisibility negative"] = q.ChangeVisibility(f.valid, -1)
-			errs["SetAttributes bad"] = q.SetAttributes(cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Duration(0))})
+			_, errs["BatchDelete none"] = q.BatchDelete(ctx, nil)
+			_, errs["ChangeVisibility negative"] = q.ChangeVisibility(ctx, f.valid, -1)
+			errs["SetAttributes bad"] = q.SetAttributes(ctx, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Duration(0))})
 			for name, err := range errs {
 				assert.ErrorIs(t, err, cmq.ErrClosed, "%s on %s", name, q.Name())
 			}
 		}
-		_, err = f.b.CreateQueue("1bad", cmq.QueueAttributes{})
+		_, err = f.b.CreateQueue(ctx, "1bad", cmq.QueueAttributes{})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "CreateQueue")
 		_, err = f.b.Queue("1bad")
 		assert.ErrorIs(t, err, cmq.ErrClosed, "Queue")
-		assert.ErrorIs(t, f.b.DeleteQueue("1bad"), cmq.ErrClosed, "DeleteQueue")
-		_, _, err = f.b.ListQueues(cmq.ListOptions{Offset: -1})
+		assert.ErrorIs(t, f.b.DeleteQueue(ctx, "1bad"), cmq.ErrClosed, "DeleteQueue")
+		_, _, err = f.b.ListQueues(ctx, cmq.ListOptions{Offset: -1})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "ListQueues")
 	})
 }
@@ -570,18 +591,18 @@ func TestBadInputClosedWins(t *testing.T) {
 func queueMethodErrors(t *testing.T, q *cmq.Queue, h string) map[string]error {
 	ctx := t.Context()
 	errs := map[string]error{}
-	_, errs["Send"] = q.Send("x", 0)
-	_, errs["BatchSend"] = q.BatchSend([]string{"x", "y"}, 0)
+	_, errs["Send"] = q.Send(ctx, "x", 0)
+	_, errs["BatchSend"] = q.BatchSend(ctx, []string{"x", "y"}, 0)
 	_, errs["Receive"] = q.Receive(ctx, 0)
 	_, errs["Receive with wait"] = q.Receive(ctx, time.Second)
 	_, errs["BatchReceive"] = q.BatchReceive(ctx, 16, 0)
-	errs["Delete"] = q.Delete(h)
-	_, errs["BatchDelete"] = q.BatchDelete([]string{h})
-	_, errs["ChangeVisibility"] = q.ChangeVisibility(h, time.Second)
-	errs["Purge"] = q.Purge()
-	errs["Rewind"] = q.Rewind(time.Now())
-	_, errs["Attributes"] = q.Attributes()
-	errs["SetAttributes"] = q.SetAttributes(cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Minute)})
-	errs["UnbindDeadLetterQueue"] = q.UnbindDeadLetterQueue()
+	errs["Delete"] = q.Delete(ctx, h)
+	_, errs["BatchDelete"] = q.BatchDelete(ctx, []string{h})
+	_, errs["ChangeVisibility"] = q.ChangeVisibility(ctx, h, time.Second)
+	errs["Purge"] = q.Purge(ctx)
+	errs["Rewind"] = q.Rewind(ctx, time.Now())
+	_, errs["Attributes"] = q.Attributes(ctx)
+	errs["SetAttributes"] = q.SetAttributes(ctx, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Minute)})
+	errs["UnbindDeadLetterQueue"] = q.UnbindDeadLetterQueue(ctx)
 	return errs
 }

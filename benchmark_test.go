@@ -56,7 +56,7 @@ func fill(b *testing.B, q *cmq.Queue, n int) {
 	bodies := slices.Repeat([]string{benchBody}, batch)
 	for n > 0 {
 		k := min(n, batch)
-		_, err := q.BatchSend(bodies[:k], 0)
+		_, err := q.BatchSend(b.Context(), bodies[:k], 0)
 		require.NoError(b, err)
 		n -= k
 	}
@@ -74,21 +74,21 @@ func receiveAll(b *testing.B, q *cmq.Queue, n int) {
 
 // cycle sends, receives and deletes one message.
 func cycle(b *testing.B, ctx context.Context, q *cmq.Queue) {
-	if _, err := q.Send(benchBody, 0); err != nil {
+	if _, err := q.Send(ctx, benchBody, 0); err != nil {
 		b.Fatal(err)
 	}
 	m, err := q.Receive(ctx, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := q.Delete(m.ReceiptHandle); err != nil {
+	if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
 		b.Fatal(err)
 	}
 }
 
 // batchCycle sends, receives and deletes 16 messages, 16 at a time.
 func batchCycle(b *testing.B, ctx context.Context, q *cmq.Queue, bodies, handles []string) {
-	if _, err := q.BatchSend(bodies, 0); err != nil {
+	if _, err := q.BatchSend(ctx, bodies, 0); err != nil {
 		b.Fatal(err)
 	}
 	ms, err := q.BatchReceive(ctx, batch, 0)
@@ -101,7 +101,7 @@ func batchCycle(b *testing.B, ctx context.Context, q *cmq.Queue, bodies, handles
 	for i := range ms {
 		handles[i] = ms[i].ReceiptHandle
 	}
-	if _, err := q.BatchDelete(handles); err != nil {
+	if _, err := q.BatchDelete(ctx, handles); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -137,7 +137,7 @@ func BenchmarkCycle(b *testing.B) {
 		for _, bl := range backlogs {
 			b.Run(mode+"/"+bl.name, func(b *testing.B) {
 				br := benchBroker(b)
-				q, err := br.CreateQueue("cycle", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(12 * time.Hour)})
+				q, err := br.CreateQueue(b.Context(), "cycle", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(12 * time.Hour)})
 				require.NoError(b, err)
 				fill(b, q, bl.inflight)
 				receiveAll(b, q, bl.inflight)
@@ -158,7 +158,7 @@ func BenchmarkCycle(b *testing.B) {
 					}
 					reportPerMessage(b, batch, cpu0)
 				}
-				info, err := q.Attributes()
+				info, err := q.Attributes(ctx)
 				require.NoError(b, err)
 				require.Equal(b, bl.queued, info.ActiveMsgNum)
 				require.Equal(b, bl.inflight, info.InactiveMsgNum)
@@ -255,7 +255,7 @@ func BenchmarkParallel(b *testing.B) {
 			qs := make([]*cmq.Queue, n)
 			for i := range qs {
 				var err error
-				qs[i], err = br.CreateQueue("par"+strconv.Itoa(i), cmq.QueueAttributes{})
+				qs[i], err = br.CreateQueue(b.Context(), "par"+strconv.Itoa(i), cmq.QueueAttributes{})
 				require.NoError(b, err)
 			}
 			var next atomic.Int64
@@ -288,7 +288,7 @@ func BenchmarkWakeup(b *testing.B) {
 
 func benchWakeup(b *testing.B, waiters int) {
 	br := benchBroker(b)
-	q, err := br.CreateQueue("wake", cmq.QueueAttributes{})
+	q, err := br.CreateQueue(b.Context(), "wake", cmq.QueueAttributes{})
 	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	woken := make(chan time.Time, waiters)
@@ -308,7 +308,7 @@ func benchWakeup(b *testing.B, waiters int) {
 					return
 				}
 				woken <- at
-				if err := q.Delete(m.ReceiptHandle); err != nil {
+				if err := q.Delete(b.Context(), m.ReceiptHandle); err != nil {
 					b.Error(err)
 				}
 			}
@@ -327,7 +327,7 @@ func benchWakeup(b *testing.B, waiters int) {
 	b.ReportAllocs()
 	for b.Loop() {
 		t0 := time.Now()
-		if _, err := q.Send(benchBody, 0); err != nil {
+		if _, err := q.Send(b.Context(), benchBody, 0); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
@@ -401,10 +401,10 @@ func BenchmarkMemory(b *testing.B) {
 			var perMsg float64
 			for b.Loop() {
 				before := heapInUse()
-				q, err := br.CreateQueue("mem", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(12 * time.Hour)})
+				q, err := br.CreateQueue(b.Context(), "mem", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(12 * time.Hour)})
 				require.NoError(b, err)
 				for range n {
-					if _, err := q.Send(benchBody, 0); err != nil {
+					if _, err := q.Send(b.Context(), benchBody, 0); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -418,7 +418,7 @@ func BenchmarkMemory(b *testing.B) {
 				after := heapInUse()
 				perMsg = float64(after-before) / n
 				runtime.KeepAlive(q)
-				require.NoError(b, br.DeleteQueue("mem"))
+				require.NoError(b, br.DeleteQueue(b.Context(), "mem"))
 			}
 			b.ReportMetric(perMsg, "bytes/msg")
 		})
@@ -437,7 +437,7 @@ func BenchmarkQueues(b *testing.B) {
 		i := 0
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := br.CreateQueue("q"+strconv.Itoa(i), cmq.QueueAttributes{}); err != nil {
+			if _, err := br.CreateQueue(b.Context(), "q"+strconv.Itoa(i), cmq.QueueAttributes{}); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -460,7 +460,7 @@ func BenchmarkQueues(b *testing.B) {
 			br := benchBroker(b)
 			t0 := time.Now()
 			for _, name := range names {
-				if _, err := br.CreateQueue(name, cmq.QueueAttributes{}); err != nil {
+				if _, err := br.CreateQueue(b.Context(), name, cmq.QueueAttributes{}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,7 @@
 package cmq
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -85,8 +86,11 @@ func (b *Broker) validName(name string) bool {
 //
 // Errors: [ErrQueueNameFormat], [ErrQueueExists], [ErrQueueLimit],
 // [ErrOutOfRange] and [ErrRewindPeriod] for attributes, the dead-letter
-// errors for a policy, [ErrClosed].
-func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error) {
+// errors for a policy, [ErrClosed], ctx.Err().
+func (b *Broker) CreateQueue(ctx context.Context, name string, attrs QueueAttributes) (*Queue, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, err
+	}
 	q, err := b.createQueue(name, attrs)
 	if err == nil {
 		b.log.Info("queue created", "queue", name, "id", q.id)
@@ -95,9 +99,6 @@ func (b *Broker) CreateQueue(name string, attrs QueueAttributes) (*Queue, error)
 }
 
 func (b *Broker) createQueue(name string, attrs QueueAttributes) (*Queue, error) {
-	if b.closed.Load() {
-		return nil, ErrClosed
-	}
 	if !b.validName(name) {
 		return nil, ErrQueueNameFormat
 	}
@@ -178,8 +179,11 @@ func (b *Broker) Queue(name string) (*Queue, error) {
 //
 // Errors: [ErrQueueNameFormat], [ErrQueueNotExist],
 // [ErrDeadLetterQueueInUse] when other queues use it as their dead-letter
-// queue, [ErrClosed].
-func (b *Broker) DeleteQueue(name string) error {
+// queue, [ErrClosed], ctx.Err().
+func (b *Broker) DeleteQueue(ctx context.Context, name string) error {
+	if err := b.enter(ctx); err != nil {
+		return err
+	}
 	err := b.deleteQueue(name)
 	if err == nil {
 		b.log.Info("queue deleted", "queue", name)
@@ -188,9 +192,6 @@ func (b *Broker) DeleteQueue(name string) error {
 }
 
 func (b *Broker) deleteQueue(name string) error {
-	if b.closed.Load() {
-		return ErrClosed
-	}
 	if !b.validName(name) {
 		return ErrQueueNameFormat
 	}
@@ -236,8 +237,11 @@ type QueueSummary struct {
 // ListQueues returns one page of queues, sorted by name ignoring case, and
 // the number of queues that match o.Search in all.
 // Errors: [ErrOutOfRange] for a negative offset or a limit outside
-// [Limits].ListLimit, [ErrClosed].
-func (b *Broker) ListQueues(o ListOptions) ([]QueueSummary, int, error) {
+// [Limits].ListLimit, [ErrClosed], ctx.Err().
+func (b *Broker) ListQueues(ctx context.Context, o ListOptions) ([]QueueSummary, int, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, 0, err
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed.Load() {
@@ -249,8 +253,11 @@ func (b *Broker) ListQueues(o ListOptions) ([]QueueSummary, int, error) {
 // ListDeadLetterSourceQueues lists, like [Broker.ListQueues], the queues
 // whose dead-letter queue is dlq.
 // Errors: [ErrQueueNameFormat], [ErrQueueNotExist] for dlq, [ErrOutOfRange],
-// [ErrClosed].
-func (b *Broker) ListDeadLetterSourceQueues(dlq string, o ListOptions) ([]QueueSummary, int, error) {
+// [ErrClosed], ctx.Err().
+func (b *Broker) ListDeadLetterSourceQueues(ctx context.Context, dlq string, o ListOptions) ([]QueueSummary, int, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, 0, err
+	}
 	if !b.validName(dlq) {
 		return nil, 0, ErrQueueNameFormat
 	}

@@ -39,7 +39,7 @@ func limitsWith(f func(l *cmq.Limits)) cmq.Limits {
 // error.
 func newQueue(t *testing.T, b *cmq.Broker, name string, attrs cmq.QueueAttributes) *cmq.Queue {
 	t.Helper()
-	q, err := b.CreateQueue(name, attrs)
+	q, err := b.CreateQueue(t.Context(), name, attrs)
 	require.NoError(t, err)
 	require.NotNil(t, q)
 	return q
@@ -50,7 +50,7 @@ type counts struct{ Active, Inactive, Delayed, Rewind int }
 
 func countsOf(t *testing.T, q *cmq.Queue) counts {
 	t.Helper()
-	info, err := q.Attributes()
+	info, err := q.Attributes(t.Context())
 	require.NoError(t, err)
 	return counts{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum, info.RewindMsgNum}
 }
@@ -78,7 +78,7 @@ func TestNewBrokerDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, cmq.DefaultLimits(), b.Limits())
 
-	qs, total, err := b.ListQueues(cmq.ListOptions{})
+	qs, total, err := b.ListQueues(t.Context(), cmq.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, qs)
 	assert.Equal(t, 0, total)
@@ -115,17 +115,17 @@ func TestQueueNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.name), func(t *testing.T) {
 			b := newBroker(t)
-			q, err := b.CreateQueue(tt.name, cmq.QueueAttributes{})
+			q, err := b.CreateQueue(t.Context(), tt.name, cmq.QueueAttributes{})
 			if !tt.valid {
 				assert.ErrorIs(t, err, cmq.ErrQueueNameFormat)
 				assertCode(t, err, 4000, 10020)
 				assert.Nil(t, q)
 				_, err = b.Queue(tt.name)
 				assert.ErrorIs(t, err, cmq.ErrQueueNameFormat)
-				assert.ErrorIs(t, b.DeleteQueue(tt.name), cmq.ErrQueueNameFormat)
-				_, _, err = b.ListDeadLetterSourceQueues(tt.name, cmq.ListOptions{})
+				assert.ErrorIs(t, b.DeleteQueue(t.Context(), tt.name), cmq.ErrQueueNameFormat)
+				_, _, err = b.ListDeadLetterSourceQueues(t.Context(), tt.name, cmq.ListOptions{})
 				assert.ErrorIs(t, err, cmq.ErrQueueNameFormat)
-				_, total, err := b.ListQueues(cmq.ListOptions{})
+				_, total, err := b.ListQueues(t.Context(), cmq.ListOptions{})
 				require.NoError(t, err)
 				assert.Equal(t, 0, total, "a rejected name creates nothing")
 				return
@@ -136,7 +136,7 @@ func TestQueueNames(t *testing.T) {
 			got, err := b.Queue(tt.name)
 			require.NoError(t, err)
 			assert.Same(t, q, got)
-			require.NoError(t, b.DeleteQueue(tt.name))
+			require.NoError(t, b.DeleteQueue(t.Context(), tt.name))
 			_, err = b.Queue(tt.name)
 			assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
 		})
@@ -145,9 +145,9 @@ func TestQueueNames(t *testing.T) {
 
 func TestQueueNameLengthFromLimits(t *testing.T) {
 	b := newBroker(t, cmq.WithLimits(limitsWith(func(l *cmq.Limits) { l.QueueNameLength = 3 })))
-	_, err := b.CreateQueue("abc", cmq.QueueAttributes{})
+	_, err := b.CreateQueue(t.Context(), "abc", cmq.QueueAttributes{})
 	require.NoError(t, err)
-	_, err = b.CreateQueue("abcd", cmq.QueueAttributes{})
+	_, err = b.CreateQueue(t.Context(), "abcd", cmq.QueueAttributes{})
 	assert.ErrorIs(t, err, cmq.ErrQueueNameFormat)
 }
 
@@ -155,7 +155,7 @@ func TestQueueNameUniqueIgnoringCase(t *testing.T) {
 	b := newBroker(t)
 	q := newQueue(t, b, "Orders", cmq.QueueAttributes{})
 	for _, name := range []string{"Orders", "orders", "ORDERS", "oRDERs"} {
-		got, err := b.CreateQueue(name, cmq.QueueAttributes{})
+		got, err := b.CreateQueue(t.Context(), name, cmq.QueueAttributes{})
 		assert.ErrorIs(t, err, cmq.ErrQueueExists, name)
 		assertCode(t, err, 4460, 4460)
 		assert.Nil(t, got)
@@ -165,12 +165,12 @@ func TestQueueNameUniqueIgnoringCase(t *testing.T) {
 		assert.Same(t, q, found, name)
 		assert.Equal(t, "Orders", found.Name(), "the name keeps the case it was created with")
 	}
-	_, total, err := b.ListQueues(cmq.ListOptions{})
+	_, total, err := b.ListQueues(t.Context(), cmq.ListOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 1, total)
 
 	// The name is free again once deleted, in any case.
-	require.NoError(t, b.DeleteQueue("ORDERS"))
+	require.NoError(t, b.DeleteQueue(t.Context(), "ORDERS"))
 	q2 := newQueue(t, b, "orders", cmq.QueueAttributes{})
 	assert.NotSame(t, q, q2)
 	assert.Equal(t, "orders", q2.Name())
@@ -181,22 +181,22 @@ func TestQueueLimit(t *testing.T) {
 	for _, name := range []string{"a", "b", "c"} {
 		newQueue(t, b, name, cmq.QueueAttributes{})
 	}
-	q, err := b.CreateQueue("d", cmq.QueueAttributes{})
+	q, err := b.CreateQueue(t.Context(), "d", cmq.QueueAttributes{})
 	assert.ErrorIs(t, err, cmq.ErrQueueLimit)
 	assertCode(t, err, 4450, 10220)
 	assert.Nil(t, q)
 	// A taken name reports that it exists, even at the limit.
-	_, err = b.CreateQueue("A", cmq.QueueAttributes{})
+	_, err = b.CreateQueue(t.Context(), "A", cmq.QueueAttributes{})
 	assert.ErrorIs(t, err, cmq.ErrQueueExists)
 	_, err = b.Queue("d")
 	assert.ErrorIs(t, err, cmq.ErrQueueNotExist, "the refused queue was not created")
 
-	require.NoError(t, b.DeleteQueue("b"))
+	require.NoError(t, b.DeleteQueue(t.Context(), "b"))
 	newQueue(t, b, "d", cmq.QueueAttributes{})
-	_, err = b.CreateQueue("e", cmq.QueueAttributes{})
+	_, err = b.CreateQueue(t.Context(), "e", cmq.QueueAttributes{})
 	assert.ErrorIs(t, err, cmq.ErrQueueLimit)
 
-	_, total, err := b.ListQueues(cmq.ListOptions{})
+	_, total, err := b.ListQueues(t.Context(), cmq.ListOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 3, total)
 }
@@ -207,8 +207,8 @@ func TestMissingQueue(t *testing.T) {
 	assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
 	assertCode(t, err, 4440, 10100)
 	assert.Nil(t, q)
-	assert.ErrorIs(t, b.DeleteQueue("nope"), cmq.ErrQueueNotExist)
-	_, _, err = b.ListDeadLetterSourceQueues("nope", cmq.ListOptions{})
+	assert.ErrorIs(t, b.DeleteQueue(t.Context(), "nope"), cmq.ErrQueueNotExist)
+	_, _, err = b.ListDeadLetterSourceQueues(t.Context(), "nope", cmq.ListOptions{})
 	assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
 }
 
@@ -217,19 +217,19 @@ func TestMissingQueue(t *testing.T) {
 func queueCalls(ctx context.Context, q *cmq.Queue) map[string]error {
 	const handle = "0000000000000000000000000000000f"
 	errs := map[string]error{}
-	_, errs["Send"] = q.Send("x", 0)
-	_, errs["BatchSend"] = q.BatchSend([]string{"x", "y"}, 0)
+	_, errs["Send"] = q.Send(ctx, "x", 0)
+	_, errs["BatchSend"] = q.BatchSend(ctx, []string{"x", "y"}, 0)
 	_, errs["Receive"] = q.Receive(ctx, 0)
 	_, errs["ReceiveWait"] = q.Receive(ctx, time.Second)
 	_, errs["BatchReceive"] = q.BatchReceive(ctx, 2, 0)
-	errs["Delete"] = q.Delete(handle)
-	_, errs["BatchDelete"] = q.BatchDelete([]string{handle})
-	_, errs["ChangeVisibility"] = q.ChangeVisibility(handle, time.Second)
-	_, errs["Attributes"] = q.Attributes()
-	errs["SetAttributes"] = q.SetAttributes(cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Minute)})
-	errs["Purge"] = q.Purge()
-	errs["Rewind"] = q.Rewind(time.Now())
-	errs["UnbindDeadLetterQueue"] = q.UnbindDeadLetterQueue()
+	errs["Delete"] = q.Delete(ctx, handle)
+	_, errs["BatchDelete"] = q.BatchDelete(ctx, []string{handle})
+	_, errs["ChangeVisibility"] = q.ChangeVisibility(ctx, handle, time.Second)
+	_, errs["Attributes"] = q.Attributes(ctx)
+	errs["SetAttributes"] = q.SetAttributes(ctx, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Minute)})
+	errs["Purge"] = q.Purge(ctx)
+	errs["Rewind"] = q.Rewind(ctx, time.Now())
+	errs["UnbindDeadLetterQueue"] = q.UnbindDeadLetterQueue(ctx)
 	return errs
 }
 
@@ -237,11 +237,11 @@ func TestDeletedQueueHandle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBroker(t)
 		old := newQueue(t, b, "jobs", cmq.QueueAttributes{})
-		_, err := old.Send("before", 0)
+		_, err := old.Send(t.Context(), "before", 0)
 		require.NoError(t, err)
 
-		require.NoError(t, b.DeleteQueue("jobs"))
-		assert.ErrorIs(t, b.DeleteQueue("jobs"), cmq.ErrQueueNotExist, "second delete")
+		require.NoError(t, b.DeleteQueue(t.Context(), "jobs"))
+		assert.ErrorIs(t, b.DeleteQueue(t.Context(), "jobs"), cmq.ErrQueueNotExist, "second delete")
 		_, err = b.Queue("jobs")
 		assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
 		for method, err := range queueCalls(t.Context(), old) {
@@ -275,7 +275,7 @@ func TestDeleteQueueWakesWaiters(t *testing.T) {
 			}()
 		}
 		time.Sleep(2 * time.Second)
-		require.NoError(t, b.DeleteQueue("jobs"))
+		require.NoError(t, b.DeleteQueue(t.Context(), "jobs"))
 		for range 2 {
 			assert.ErrorIs(t, <-errc, cmq.ErrQueueNotExist)
 		}
@@ -321,7 +321,7 @@ func TestListQueues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			qs, total, err := b.ListQueues(tt.opts)
+			qs, total, err := b.ListQueues(t.Context(), tt.opts)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, namesOf(qs))
 			assert.Equal(t, tt.total, total)
@@ -351,7 +351,7 @@ func TestListQueuesLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			qs, total, err := b.ListQueues(tt.opts)
+			qs, total, err := b.ListQueues(t.Context(), tt.opts)
 			if tt.wantErr != nil {
 				assert.ErrorIs(t, err, tt.wantErr)
 				assertCode(t, err, 4000, 10350)
@@ -376,11 +376,11 @@ func TestListQueuesLimitFromLimits(t *testing.T) {
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		newQueue(t, b, n, cmq.QueueAttributes{})
 	}
-	qs, total, err := b.ListQueues(cmq.ListOptions{})
+	qs, total, err := b.ListQueues(t.Context(), cmq.ListOptions{})
 	require.NoError(t, err)
 	assert.Len(t, qs, 2)
 	assert.Equal(t, 5, total)
-	_, _, err = b.ListQueues(cmq.ListOptions{Limit: 5})
+	_, _, err = b.ListQueues(t.Context(), cmq.ListOptions{Limit: 5})
 	assert.ErrorIs(t, err, cmq.ErrOutOfRange)
 }
 
@@ -392,7 +392,7 @@ func TestCloseWakesEveryWaiter(t *testing.T) {
 		q1 := newQueue(t, b, "one", cmq.QueueAttributes{PollingWait: cmq.Ptr(20 * time.Second)})
 		q2 := newQueue(t, b, "two", cmq.QueueAttributes{})
 		// A delayed message arms the queue's wake-up timer.
-		_, err := q2.Send("later", time.Hour)
+		_, err := q2.Send(t.Context(), "later", time.Hour)
 		require.NoError(t, err)
 
 		type result struct {
@@ -434,21 +434,23 @@ func TestCloseIdempotentAndFinal(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "jobs", cmq.QueueAttributes{})
 		newQueue(t, b, "dlq", cmq.QueueAttributes{})
-		_, err := q.Send("x", 0)
+		_, err := q.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
 
 		require.NoError(t, b.Close())
 		require.NoError(t, b.Close(), "second Close")
 
-		_, err = b.CreateQueue("new", cmq.QueueAttributes{})
+		_, err = b.CreateQueue(t.Context(), "new", cmq.QueueAttributes{})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "CreateQueue")
 		_, err = b.Queue("jobs")
 		assert.ErrorIs(t, err, cmq.ErrClosed, "Queue")
-		assert.ErrorIs(t, b.DeleteQueue("jobs"), cmq.ErrClosed, "DeleteQueue")
-		_, _, err = b.ListQueues(cmq.ListOptions{})
+		assert.ErrorIs(t, b.DeleteQueue(t.Context(), "jobs"), cmq.ErrClosed, "DeleteQueue")
+		_, _, err = b.ListQueues(t.Context(), cmq.ListOptions{})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "ListQueues")
-		_, _, err = b.ListDeadLetterSourceQueues("dlq", cmq.ListOptions{})
+		_, _, err = b.ListDeadLetterSourceQueues(t.Context(), "dlq", cmq.ListOptions{})
 		assert.ErrorIs(t, err, cmq.ErrClosed, "ListDeadLetterSourceQueues")
+		_, _, err = b.ListDeadLetterSourceQueues(t.Context(), "1bad", cmq.ListOptions{})
+		assert.ErrorIs(t, err, cmq.ErrClosed, "ListDeadLetterSourceQueues with a bad name: closed first")
 
 		start := time.Now()
 		for method, err := range queueCalls(t.Context(), q) {

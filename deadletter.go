@@ -1,6 +1,7 @@
 package cmq
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -55,8 +56,11 @@ func (q *Queue) bindLocked(d *Queue) {
 // UnbindDeadLetterQueue removes the queue's dead-letter policy; messages
 // stay where they are.
 // Errors: [ErrDeadLetterQueueNotExist] if it has none, [ErrQueueNotExist],
-// [ErrClosed].
-func (q *Queue) UnbindDeadLetterQueue() error {
+// [ErrClosed], ctx.Err().
+func (q *Queue) UnbindDeadLetterQueue(ctx context.Context) error {
+	if err := q.enter(ctx); err != nil {
+		return err
+	}
 	b := q.b
 	b.mu.Lock()
 	now, err := q.lockHeld()
@@ -164,7 +168,7 @@ func (q *Queue) deadLetterExpired(now int64) {
 	q.ttlSeq = s
 }
 
-// moveToDeadLetter moves m, which is in q's tree, to q's dead-letter queue.
+// moveToDeadLetter moves m, which is in q's index, to q's dead-letter queue.
 // If that queue is full or gone the message is dropped. The caller holds
 // q.mu; this takes the dead-letter queue's lock (source before
 // dead-letter queue).

@@ -31,7 +31,7 @@ func dlPair(t *testing.T, b *cmq.Broker, p cmq.DeadLetterPolicy, attrs cmq.Queue
 // dlSources returns the names of dlq's source queues and their total.
 func dlSources(t *testing.T, b *cmq.Broker, dlq string, o cmq.ListOptions) ([]string, int) {
 	t.Helper()
-	qs, total, err := b.ListDeadLetterSourceQueues(dlq, o)
+	qs, total, err := b.ListDeadLetterSourceQueues(t.Context(), dlq, o)
 	require.NoError(t, err)
 	names := []string{}
 	for _, q := range qs {
@@ -42,7 +42,7 @@ func dlSources(t *testing.T, b *cmq.Broker, dlq string, o cmq.ListOptions) ([]st
 
 func dlPolicy(t *testing.T, q *cmq.Queue) *cmq.DeadLetterPolicy {
 	t.Helper()
-	info, err := q.Attributes()
+	info, err := q.Attributes(t.Context())
 	require.NoError(t, err)
 	return info.DeadLetterPolicy
 }
@@ -56,7 +56,7 @@ func TestDeadLetterOnMaxReceiveBoundary(t *testing.T) {
 					cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: count},
 					cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
 				t0 := time.Now()
-				id, err := src.Send("m", 0)
+				id, err := src.Send(t.Context(), "m", 0)
 				require.NoError(t, err)
 				for i := 1; i <= count; i++ {
 					m := extReceive(t, src)
@@ -71,7 +71,7 @@ func TestDeadLetterOnMaxReceiveBoundary(t *testing.T) {
 				extNoMessage(t, src)
 				assert.Equal(t, extCounts{}, extCountsOf(t, src))
 				assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
-				info, err := src.Attributes()
+				info, err := src.Attributes(t.Context())
 				require.NoError(t, err)
 				assert.True(t, info.MinMsgTime.IsZero())
 
@@ -84,7 +84,7 @@ func TestDeadLetterOnMaxReceiveBoundary(t *testing.T) {
 				assert.Equal(t, 1, m.DequeueCount, "a fresh start in the dead-letter queue")
 				assert.Equal(t, moved.Add(time.Second), m.FirstDequeueTime)
 				assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, dlq))
-				require.NoError(t, dlq.Delete(m.ReceiptHandle))
+				require.NoError(t, dlq.Delete(t.Context(), m.ReceiptHandle))
 				assert.Equal(t, extCounts{}, extCountsOf(t, dlq))
 			})
 		})
@@ -97,13 +97,13 @@ func TestDeadLetterOnMaxReceiveGivesNextMessage(t *testing.T) {
 		src, dlq := dlPair(t, b,
 			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 1},
 			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
-		_, err := src.BatchSend([]string{"a", "b"}, 0)
+		_, err := src.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		require.NoError(t, err)
 		first, err := src.BatchReceive(t.Context(), 2, 0)
 		require.NoError(t, err)
 		require.Len(t, first, 2)
 		time.Sleep(time.Second)
-		_, err = src.BatchSend([]string{"c", "d"}, 0)
+		_, err = src.BatchSend(t.Context(), []string{"c", "d"}, 0)
 		require.NoError(t, err)
 
 		// a and b are due again, before c and d, but received once
@@ -131,19 +131,48 @@ func TestDeadLetterOnMaxReceiveGivesNextMessage(t *testing.T) {
 	})
 }
 
+// A received Message is a copy: a consumer that writes to its DeadLetter
+// record changes neither what the next receive of that message returns nor
+// what a batch receive gives for another message.
+func TestDeadLetterRecordIsACopy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		src, dlq := dlPair(t, b,
+			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 1},
+			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
+		require.NoError(t, dlq.SetAttributes(t.Context(), cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)}))
+		t0 := time.Now()
+		_, err := src.Send(t.Context(), "m", 0)
+		require.NoError(t, err)
+		extReceive(t, src)
+		time.Sleep(time.Second)
+		extNoMessage(t, src) // moves it
+
+		want := &cmq.DeadLetterSource{Queue: "src", EnqueueTime: t0, DequeueCount: 1}
+		first := extReceive(t, dlq)
+		require.Equal(t, want, first.DeadLetter)
+		first.DeadLetter.Queue = "changed by a consumer"
+		first.DeadLetter.DequeueCount = 99
+		time.Sleep(time.Second)
+		again := extReceive(t, dlq)
+		assert.Equal(t, want, again.DeadLetter, "the next receive is not changed")
+		assert.NotSame(t, first.DeadLetter, again.DeadLetter)
+	})
+}
+
 func TestDeadLetterOnMaxReceiveDeletedInTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		src, dlq := dlPair(t, b,
 			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 2},
 			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
-		_, err := src.Send("m", 0)
+		_, err := src.Send(t.Context(), "m", 0)
 		require.NoError(t, err)
 		extReceive(t, src)
 		time.Sleep(time.Second)
 		m := extReceive(t, src)
 		require.Equal(t, 2, m.DequeueCount)
-		require.NoError(t, src.Delete(m.ReceiptHandle))
+		require.NoError(t, src.Delete(t.Context(), m.ReceiptHandle))
 		time.Sleep(time.Second)
 		extNoMessage(t, src)
 		assert.Equal(t, extCounts{}, extCountsOf(t, src))
@@ -160,24 +189,24 @@ func TestDeadLetterOnTimeToLiveBoundary(t *testing.T) {
 		dequeued int
 	}{
 		{"active", func(t *testing.T, src *cmq.Queue) string {
-			_, err := src.Send("m", 0)
+			_, err := src.Send(t.Context(), "m", 0)
 			require.NoError(t, err)
 			return ""
 		}, extCounts{Active: 1}, 0},
 		{"in flight", func(t *testing.T, src *cmq.Queue) string {
-			_, err := src.Send("m", 0)
+			_, err := src.Send(t.Context(), "m", 0)
 			require.NoError(t, err)
 			return extReceive(t, src).ReceiptHandle
 		}, extCounts{Inactive: 1}, 1},
 		{"delayed", func(t *testing.T, src *cmq.Queue) string {
-			_, err := src.Send("m", 2*ttl)
+			_, err := src.Send(t.Context(), "m", 2*ttl)
 			require.NoError(t, err)
 			return ""
 		}, extCounts{Delayed: 1}, 0},
 		{"redelivered", func(t *testing.T, src *cmq.Queue) string {
-			_, err := src.Send("m", 0)
+			_, err := src.Send(t.Context(), "m", 0)
 			require.NoError(t, err)
-			_, err = src.ChangeVisibility(extReceive(t, src).ReceiptHandle, 0)
+			_, err = src.ChangeVisibility(t.Context(), extReceive(t, src).ReceiptHandle, 0)
 			require.NoError(t, err)
 			return ""
 		}, extCounts{Active: 1}, 1},
@@ -212,8 +241,8 @@ func TestDeadLetterOnTimeToLiveBoundary(t *testing.T) {
 						assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
 					}
 					if h != "" {
-						assert.ErrorIs(t, src.Delete(h), cmq.ErrInvalidReceiptHandle)
-						_, err := src.ChangeVisibility(h, time.Minute)
+						assert.ErrorIs(t, src.Delete(t.Context(), h), cmq.ErrInvalidReceiptHandle)
+						_, err := src.ChangeVisibility(t.Context(), h, time.Minute)
 						assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle)
 					}
 					extNoMessage(t, src)
@@ -235,10 +264,10 @@ func TestDeadLetterOnTimeToLiveReceiveOnDLQ(t *testing.T) {
 		const ttl = 300 * time.Second
 		b := extBroker(t)
 		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl}, cmq.QueueAttributes{})
-		_, err := src.Send("a", 0)
+		_, err := src.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		time.Sleep(10 * time.Second)
-		_, err = src.Send("b", 0)
+		_, err = src.Send(t.Context(), "b", 0)
 		require.NoError(t, err)
 
 		time.Sleep(ttl - 10*time.Second - 1)
@@ -260,9 +289,9 @@ func TestDeadLetterOnTimeToLiveSkipsDeleted(t *testing.T) {
 		src, dlq := dlPair(t, b,
 			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl},
 			cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Hour)})
-		_, err := src.BatchSend([]string{"deleted", "kept"}, 0)
+		_, err := src.BatchSend(t.Context(), []string{"deleted", "kept"}, 0)
 		require.NoError(t, err)
-		require.NoError(t, src.Delete(extReceive(t, src).ReceiptHandle))
+		require.NoError(t, src.Delete(t.Context(), extReceive(t, src).ReceiptHandle))
 		time.Sleep(ttl)
 		// The deleted message stays kept for rewind; the other moves.
 		assert.Equal(t, extCounts{Rewind: 1}, extCountsOf(t, src))
@@ -278,10 +307,10 @@ func TestDeadLetterPurgeDLQPullsFirst(t *testing.T) {
 		const ttl = 300 * time.Second
 		b := extBroker(t)
 		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl}, cmq.QueueAttributes{})
-		_, err := src.Send("m", 0)
+		_, err := src.Send(t.Context(), "m", 0)
 		require.NoError(t, err)
 		time.Sleep(ttl)
-		require.NoError(t, dlq.Purge())
+		require.NoError(t, dlq.Purge(t.Context()))
 		assert.Equal(t, extCounts{}, extCountsOf(t, dlq))
 		assert.Equal(t, extCounts{}, extCountsOf(t, src))
 		extNoMessage(t, src)
@@ -295,14 +324,14 @@ func TestDeadLetterOnTimeToLiveSetLater(t *testing.T) {
 		const ttl = 300 * time.Second
 		b := extBroker(t)
 		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 5}, cmq.QueueAttributes{})
-		_, err := src.Send("old", 0)
+		_, err := src.Send(t.Context(), "old", 0)
 		require.NoError(t, err)
 		time.Sleep(ttl)
-		_, err = src.Send("new", 0)
+		_, err = src.Send(t.Context(), "new", 0)
 		require.NoError(t, err)
 		require.Equal(t, extCounts{Active: 2}, extCountsOf(t, src))
 
-		require.NoError(t, src.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{
+		require.NoError(t, src.SetAttributes(t.Context(), cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{
 			DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl,
 		}}))
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, src))
@@ -344,7 +373,7 @@ func TestDeadLetterPolicyValidation(t *testing.T) {
 			attrs := cmq.QueueAttributes{MsgRetention: cmq.Ptr(retention), DeadLetterPolicy: &p}
 
 			// On create.
-			created, err := b.CreateQueue("created", attrs)
+			created, err := b.CreateQueue(t.Context(), "created", attrs)
 			if tc.code == 0 {
 				require.NoError(t, err)
 				assert.Equal(t, &tc.policy, dlPolicy(t, created))
@@ -356,7 +385,7 @@ func TestDeadLetterPolicyValidation(t *testing.T) {
 
 			// On set.
 			set := extQueue(t, b, "set", cmq.QueueAttributes{MsgRetention: cmq.Ptr(retention)})
-			err = set.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &p})
+			err = set.SetAttributes(t.Context(), cmq.QueueAttributes{DeadLetterPolicy: &p})
 			if tc.code == 0 {
 				require.NoError(t, err)
 				assert.Equal(t, &tc.policy, dlPolicy(t, set))
@@ -377,12 +406,12 @@ func TestDeadLetterPolicyValidation(t *testing.T) {
 func TestDeadLetterRetentionBelowTimeToLive(t *testing.T) {
 	b := extBroker(t)
 	src, _ := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: time.Hour}, cmq.QueueAttributes{})
-	err := src.SetAttributes(cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Hour)})
+	err := src.SetAttributes(t.Context(), cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Hour)})
 	extCode(t, err, 4000, 10720)
-	info, err := src.Attributes()
+	info, err := src.Attributes(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, cmq.DefaultLimits().MsgRetention.Default, info.MsgRetention)
-	require.NoError(t, src.SetAttributes(cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Hour + 1)}))
+	require.NoError(t, src.SetAttributes(t.Context(), cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Hour + 1)}))
 }
 
 func TestDeadLetterNesting(t *testing.T) {
@@ -399,14 +428,14 @@ func TestDeadLetterNesting(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"create naming itself", func() error { _, err := b.CreateQueue("self", *policy("self")); return err }},
-		{"create naming itself in other case", func() error { _, err := b.CreateQueue("self", *policy("SELF")); return err }},
-		{"set naming itself", func() error { return q2.SetAttributes(*policy("q2")) }},
-		{"set naming itself in other case", func() error { return q2.SetAttributes(*policy("Q2")) }},
-		{"dead-letter queue gets its own", func() error { return d1.SetAttributes(*policy("d2")) }},
-		{"create with a queue that has its own", func() error { _, err := b.CreateQueue("q3", *policy("q1")); return err }},
-		{"set to a queue that has its own", func() error { return q2.SetAttributes(*policy("q1")) }},
-		{"source names itself", func() error { return q1.SetAttributes(*policy("q1")) }},
+		{"create naming itself", func() error { _, err := b.CreateQueue(t.Context(), "self", *policy("self")); return err }},
+		{"create naming itself in other case", func() error { _, err := b.CreateQueue(t.Context(), "self", *policy("SELF")); return err }},
+		{"set naming itself", func() error { return q2.SetAttributes(t.Context(), *policy("q2")) }},
+		{"set naming itself in other case", func() error { return q2.SetAttributes(t.Context(), *policy("Q2")) }},
+		{"dead-letter queue gets its own", func() error { return d1.SetAttributes(t.Context(), *policy("d2")) }},
+		{"create with a queue that has its own", func() error { _, err := b.CreateQueue(t.Context(), "q3", *policy("q1")); return err }},
+		{"set to a queue that has its own", func() error { return q2.SetAttributes(t.Context(), *policy("q1")) }},
+		{"source names itself", func() error { return q1.SetAttributes(t.Context(), *policy("q1")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			extCode(t, tc.call(), 4000, 10740)
@@ -424,9 +453,9 @@ func TestDeadLetterNesting(t *testing.T) {
 
 	// Once q1 lets go of its dead-letter queue, q2 may use q1, and then q1
 	// may not get one again.
-	require.NoError(t, q1.UnbindDeadLetterQueue())
-	require.NoError(t, q2.SetAttributes(*policy("q1")))
-	extCode(t, q1.SetAttributes(*policy("d1")), 4000, 10740)
+	require.NoError(t, q1.UnbindDeadLetterQueue(t.Context()))
+	require.NoError(t, q2.SetAttributes(t.Context(), *policy("q1")))
+	extCode(t, q1.SetAttributes(t.Context(), *policy("d1")), 4000, 10740)
 	names, _ := dlSources(t, b, "q1", cmq.ListOptions{})
 	assert.Equal(t, []string{"q2"}, names)
 }
@@ -446,32 +475,32 @@ func TestDeadLetterSourceLimit(t *testing.T) {
 	require.Equal(t, 6, total)
 
 	// The seventh is refused, on create and on set.
-	_, err := b.CreateQueue("src6", policy("dlq", 3))
+	_, err := b.CreateQueue(t.Context(), "src6", policy("dlq", 3))
 	extCode(t, err, 4000, 10780)
 	assert.ErrorIs(t, err, cmq.ErrDeadLetterTooManySources)
 	_, err = b.Queue("src6")
 	assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
-	extCode(t, other.SetAttributes(policy("dlq", 3)), 4000, 10780)
+	extCode(t, other.SetAttributes(t.Context(), policy("dlq", 3)), 4000, 10780)
 	assert.Nil(t, dlPolicy(t, other))
 
 	// A bound source may set the same dead-letter queue again: it is not
 	// counted twice.
-	require.NoError(t, sources[0].SetAttributes(policy("dlq", 7)))
-	require.NoError(t, sources[0].SetAttributes(policy("DLQ", 8)))
+	require.NoError(t, sources[0].SetAttributes(t.Context(), policy("dlq", 7)))
+	require.NoError(t, sources[0].SetAttributes(t.Context(), policy("DLQ", 8)))
 	assert.Equal(t, 8, dlPolicy(t, sources[0]).MaxReceiveCount)
 	_, total = dlSources(t, b, "dlq", cmq.ListOptions{})
 	assert.Equal(t, 6, total)
-	extCode(t, other.SetAttributes(policy("dlq", 3)), 4000, 10780)
+	extCode(t, other.SetAttributes(t.Context(), policy("dlq", 3)), 4000, 10780)
 
 	// A source that moves to another dead-letter queue frees its place.
 	extQueue(t, b, "dlq2", cmq.QueueAttributes{})
-	require.NoError(t, sources[0].SetAttributes(policy("dlq2", 3)))
-	require.NoError(t, other.SetAttributes(policy("dlq", 3)))
-	extCode(t, sources[0].SetAttributes(policy("dlq", 3)), 4000, 10780)
+	require.NoError(t, sources[0].SetAttributes(t.Context(), policy("dlq2", 3)))
+	require.NoError(t, other.SetAttributes(t.Context(), policy("dlq", 3)))
+	extCode(t, sources[0].SetAttributes(t.Context(), policy("dlq", 3)), 4000, 10780)
 	// So does one that unbinds, or is deleted.
-	require.NoError(t, sources[1].UnbindDeadLetterQueue())
-	require.NoError(t, sources[0].SetAttributes(policy("dlq", 3)))
-	require.NoError(t, b.DeleteQueue("src2"))
+	require.NoError(t, sources[1].UnbindDeadLetterQueue(t.Context()))
+	require.NoError(t, sources[0].SetAttributes(t.Context(), policy("dlq", 3)))
+	require.NoError(t, b.DeleteQueue(t.Context(), "src2"))
 	extQueue(t, b, "src6", policy("dlq", 3))
 	names, total := dlSources(t, b, "dlq", cmq.ListOptions{})
 	assert.Equal(t, []string{"other", "src0", "src3", "src4", "src5", "src6"}, names)
@@ -485,7 +514,7 @@ func TestDeadLetterSourceLimitFromLimits(t *testing.T) {
 	p := cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1}}
 	extQueue(t, b, "dlq", cmq.QueueAttributes{})
 	extQueue(t, b, "a", p)
-	_, err := b.CreateQueue("b", p)
+	_, err := b.CreateQueue(t.Context(), "b", p)
 	extCode(t, err, 4000, 10780)
 }
 
@@ -495,17 +524,17 @@ func TestDeadLetterUnbindWhileFlowing(t *testing.T) {
 		src, dlq := dlPair(t, b,
 			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 1},
 			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
-		_, err := src.Send("a", 0)
+		_, err := src.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		extReceive(t, src)
 		time.Sleep(time.Second)
-		_, err = src.Send("b", 0)
+		_, err = src.Send(t.Context(), "b", 0)
 		require.NoError(t, err)
 		// a moves; b is received for the first time.
 		assert.Equal(t, "b", extReceive(t, src).Body)
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
 
-		require.NoError(t, src.UnbindDeadLetterQueue())
+		require.NoError(t, src.UnbindDeadLetterQueue(t.Context()))
 		assert.Nil(t, dlPolicy(t, src))
 		_, total := dlSources(t, b, "dlq", cmq.ListOptions{})
 		assert.Zero(t, total)
@@ -520,8 +549,8 @@ func TestDeadLetterUnbindWhileFlowing(t *testing.T) {
 		assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, src))
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
 
-		extCode(t, src.UnbindDeadLetterQueue(), 4000, 10730)
-		assert.ErrorIs(t, src.UnbindDeadLetterQueue(), cmq.ErrDeadLetterQueueNotExist)
+		extCode(t, src.UnbindDeadLetterQueue(t.Context()), 4000, 10730)
+		assert.ErrorIs(t, src.UnbindDeadLetterQueue(t.Context()), cmq.ErrDeadLetterQueueNotExist)
 	})
 }
 
@@ -531,13 +560,13 @@ func TestDeadLetterUnbindTimeToLive(t *testing.T) {
 		const ttl = 300 * time.Second
 		b := extBroker(t)
 		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl}, cmq.QueueAttributes{})
-		_, err := src.Send("due", 0)
+		_, err := src.Send(t.Context(), "due", 0)
 		require.NoError(t, err)
 		time.Sleep(time.Second)
-		_, err = src.Send("not due", 0)
+		_, err = src.Send(t.Context(), "not due", 0)
 		require.NoError(t, err)
 		time.Sleep(ttl - time.Second)
-		require.NoError(t, src.UnbindDeadLetterQueue())
+		require.NoError(t, src.UnbindDeadLetterQueue(t.Context()))
 		time.Sleep(time.Hour)
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, src))
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, dlq))
@@ -554,14 +583,14 @@ func TestDeadLetterDeleteQueues(t *testing.T) {
 	extQueue(t, b, "b", policy)
 
 	// Refused while it serves a source.
-	err := b.DeleteQueue("dlq")
+	err := b.DeleteQueue(t.Context(), "dlq")
 	extCode(t, err, 4000, 10750)
 	assert.ErrorIs(t, err, cmq.ErrDeadLetterQueueInUse)
-	_, err = dlq.Attributes()
+	_, err = dlq.Attributes(t.Context())
 	require.NoError(t, err, "still there")
 
 	// Deleting a source unbinds it.
-	require.NoError(t, b.DeleteQueue("b"))
+	require.NoError(t, b.DeleteQueue(t.Context(), "b"))
 	names, total := dlSources(t, b, "dlq", cmq.ListOptions{})
 	assert.Equal(t, []string{"a"}, names)
 	assert.Equal(t, 1, total)
@@ -570,13 +599,13 @@ func TestDeadLetterDeleteQueues(t *testing.T) {
 	_, total = dlSources(t, b, "dlq", cmq.ListOptions{})
 	assert.Equal(t, 1, total)
 
-	assert.ErrorIs(t, b.DeleteQueue("DLQ"), cmq.ErrDeadLetterQueueInUse)
-	require.NoError(t, a.UnbindDeadLetterQueue())
-	require.NoError(t, b.DeleteQueue("dlq"))
-	_, _, err = b.ListDeadLetterSourceQueues("dlq", cmq.ListOptions{})
+	assert.ErrorIs(t, b.DeleteQueue(t.Context(), "DLQ"), cmq.ErrDeadLetterQueueInUse)
+	require.NoError(t, a.UnbindDeadLetterQueue(t.Context()))
+	require.NoError(t, b.DeleteQueue(t.Context(), "dlq"))
+	_, _, err = b.ListDeadLetterSourceQueues(t.Context(), "dlq", cmq.ListOptions{})
 	assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
 	// The former source cannot bind to a queue that is gone.
-	extCode(t, a.SetAttributes(policy), 4000, 10730)
+	extCode(t, a.SetAttributes(t.Context(), policy), 4000, 10730)
 }
 
 func TestListDeadLetterSourceQueues(t *testing.T) {
@@ -630,7 +659,7 @@ func TestListDeadLetterSourceQueues(t *testing.T) {
 		{"limit above max", "dlq", cmq.ListOptions{Limit: 51}, 4000, 10350},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			qs, total, err := b.ListDeadLetterSourceQueues(tc.dlq, tc.o)
+			qs, total, err := b.ListDeadLetterSourceQueues(t.Context(), tc.dlq, tc.o)
 			extCode(t, err, tc.code, tc.module)
 			assert.Nil(t, qs)
 			assert.Zero(t, total)
@@ -648,7 +677,7 @@ func TestDeadLetterLongPollWokenByMove(t *testing.T) {
 		src, dlq := dlPair(t, b,
 			cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 1},
 			cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(5 * time.Second)})
-		id, err := src.Send("m", 0)
+		id, err := src.Send(t.Context(), "m", 0)
 		require.NoError(t, err)
 		extReceive(t, src)
 
@@ -707,7 +736,7 @@ func TestLoggerCallsBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &callbackHandler{}
 		b, _, _, _ := overflowDeadLetter(t, h) // drops "b", and logs it
-		require.NoError(t, b.DeleteQueue("src"))
+		require.NoError(t, b.DeleteQueue(t.Context(), "src"))
 		require.NoError(t, b.Close())
 		assert.Equal(t, []string{"queue created", "queue created", "dead-letter queue full, messages dropped",
 			"queue deleted", "broker closed"}, h.msgs)
@@ -731,7 +760,7 @@ func overflowDeadLetter(t *testing.T, h slog.Handler) (b *cmq.Broker, src, dlq *
 		VisibilityTimeout: cmq.Ptr(time.Second),
 		DeadLetterPolicy:  &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1},
 	})
-	ids, err := src.BatchSend([]string{"a", "b"}, 0)
+	ids, err := src.BatchSend(t.Context(), []string{"a", "b"}, 0)
 	require.NoError(t, err)
 	_, err = src.BatchReceive(t.Context(), 2, 0)
 	require.NoError(t, err)
@@ -752,10 +781,10 @@ func (h *callbackHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
 func (h *callbackHandler) WithGroup(string) slog.Handler            { return h }
 func (h *callbackHandler) Handle(_ context.Context, r slog.Record) error {
 	h.msgs = append(h.msgs, r.Message)
-	qs, _, _ := h.b.ListQueues(cmq.ListOptions{})
+	qs, _, _ := h.b.ListQueues(context.Background(), cmq.ListOptions{})
 	for _, s := range qs {
 		if q, err := h.b.Queue(s.Name); err == nil {
-			_, _ = q.Attributes()
+			_, _ = q.Attributes(context.Background())
 		}
 	}
 	return nil
@@ -764,10 +793,10 @@ func (h *callbackHandler) Handle(_ context.Context, r slog.Record) error {
 func TestDeadLetterUnusableQueue(t *testing.T) {
 	b := extBroker(t)
 	src, _ := dlPair(t, b, cmq.DeadLetterPolicy{MaxReceiveCount: 1}, cmq.QueueAttributes{})
-	require.NoError(t, b.DeleteQueue("src"))
-	assert.ErrorIs(t, src.UnbindDeadLetterQueue(), cmq.ErrQueueNotExist)
+	require.NoError(t, b.DeleteQueue(t.Context(), "src"))
+	assert.ErrorIs(t, src.UnbindDeadLetterQueue(t.Context()), cmq.ErrQueueNotExist)
 	require.NoError(t, b.Close())
-	_, _, err := b.ListDeadLetterSourceQueues("dlq", cmq.ListOptions{})
+	_, _, err := b.ListDeadLetterSourceQueues(t.Context(), "dlq", cmq.ListOptions{})
 	assert.ErrorIs(t, err, cmq.ErrClosed)
 }
 
@@ -789,7 +818,7 @@ func TestDeadLetterConcurrentFlow(t *testing.T) {
 				DeadLetterPolicy:  policy,
 			})
 			for j := range perSource {
-				id, err := q.Send(fmt.Sprint(j), 0)
+				id, err := q.Send(t.Context(), fmt.Sprint(j), 0)
 				require.NoError(t, err)
 				sent[id] = true
 			}
@@ -823,7 +852,7 @@ func TestDeadLetterConcurrentFlow(t *testing.T) {
 						// Delete one message in three; the rest come back
 						// and eventually move.
 						if m.Body[len(m.Body)-1]%3 == 0 {
-							if assert.NoError(t, q.Delete(m.ReceiptHandle)) {
+							if assert.NoError(t, q.Delete(t.Context(), m.ReceiptHandle)) {
 								record(m.ID, false)
 							}
 						}
@@ -844,7 +873,7 @@ func TestDeadLetterConcurrentFlow(t *testing.T) {
 				if errors.Is(err, cmq.ErrNoMessage) {
 					continue
 				}
-				if assert.NoError(t, err) && assert.NoError(t, dlq.Delete(m.ReceiptHandle)) {
+				if assert.NoError(t, err) && assert.NoError(t, dlq.Delete(t.Context(), m.ReceiptHandle)) {
 					assert.NotNil(t, m.DeadLetter)
 					record(m.ID, true)
 				}
@@ -854,11 +883,11 @@ func TestDeadLetterConcurrentFlow(t *testing.T) {
 			for i := range 10 {
 				time.Sleep(1500 * time.Millisecond)
 				if i%2 == 0 {
-					assert.NoError(t, sources[0].UnbindDeadLetterQueue())
+					assert.NoError(t, sources[0].UnbindDeadLetterQueue(t.Context()))
 				} else {
-					assert.NoError(t, sources[0].SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: policy}))
+					assert.NoError(t, sources[0].SetAttributes(t.Context(), cmq.QueueAttributes{DeadLetterPolicy: policy}))
 				}
-				_, err := dlq.Attributes()
+				_, err := dlq.Attributes(t.Context())
 				assert.NoError(t, err)
 			}
 		})
@@ -893,9 +922,9 @@ func TestDeadLetterTimeToLiveMax(t *testing.T) {
 	extQueue(t, b, "dlq", cmq.QueueAttributes{})
 	q := extQueue(t, b, "src", cmq.QueueAttributes{})
 	p := cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: maxTTL + 1}
-	extCode(t, q.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &p}), 4000, 10720)
+	extCode(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{DeadLetterPolicy: &p}), 4000, 10720)
 	p.MaxTimeToLive = maxTTL
-	require.NoError(t, q.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: &p}))
+	require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{DeadLetterPolicy: &p}))
 	assert.Equal(t, &p, dlPolicy(t, q))
 }
 
@@ -908,7 +937,7 @@ func TestDeadLetterOnTimeToLiveMoveTime(t *testing.T) {
 		b := extBroker(t)
 		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: ttl}, cmq.QueueAttributes{})
 		sent := time.Now()
-		_, err := src.Send("a", 0)
+		_, err := src.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 
 		time.Sleep(ttl + time.Hour) // nothing touches either queue meanwhile
@@ -916,7 +945,7 @@ func TestDeadLetterOnTimeToLiveMoveTime(t *testing.T) {
 		assert.Equal(t, "a", m.Body)
 		assert.True(t, sent.Add(ttl).Equal(m.EnqueueTime), "enqueue time %v, want %v", m.EnqueueTime, sent.Add(ttl))
 		assert.True(t, sent.Equal(m.DeadLetter.EnqueueTime))
-		info, err := dlq.Attributes()
+		info, err := dlq.Attributes(t.Context())
 		require.NoError(t, err)
 		assert.True(t, sent.Add(ttl).Equal(info.MinMsgTime))
 	})
@@ -930,13 +959,13 @@ func TestDeadLetterChainKeepsFirstSource(t *testing.T) {
 		src, d1 := dlPair(t, b, cmq.DeadLetterPolicy{MaxReceiveCount: 1}, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
 		d2 := extQueue(t, b, "d2", cmq.QueueAttributes{})
 		t0 := time.Now()
-		id, err := src.Send("x", 0)
+		id, err := src.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
 		extReceive(t, src)
 		time.Sleep(time.Second)
 		extNoMessage(t, src) // moves it to d1
-		require.NoError(t, src.UnbindDeadLetterQueue())
-		require.NoError(t, d1.SetAttributes(cmq.QueueAttributes{
+		require.NoError(t, src.UnbindDeadLetterQueue(t.Context()))
+		require.NoError(t, d1.SetAttributes(t.Context(), cmq.QueueAttributes{
 			VisibilityTimeout: cmq.Ptr(time.Second),
 			DeadLetterPolicy:  &cmq.DeadLetterPolicy{DeadLetterQueue: "d2", MaxReceiveCount: 1},
 		}))
@@ -975,7 +1004,7 @@ func TestDeadLetterLongPollWokenByTimeToLive(t *testing.T) {
 		b := extBroker(t)
 		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: 5 * time.Minute}, cmq.QueueAttributes{})
 		t0 := time.Now()
-		id, err := src.Send("m", 0)
+		id, err := src.Send(t.Context(), "m", 0)
 		require.NoError(t, err)
 		time.Sleep(5*time.Minute - 10*time.Second)
 		got := dlWait(t, dlq, 20*time.Second)
@@ -1005,7 +1034,7 @@ func TestDeadLetterLongPollTimeToLiveComesCloser(t *testing.T) {
 			got := dlWait(t, dlq, time.Hour)
 			synctest.Wait()
 			t0 := time.Now()
-			_, err := src.Send("m", 0)
+			_, err := src.Send(t.Context(), "m", 0)
 			require.NoError(t, err)
 			r := <-got
 			require.NoError(t, r.err)
@@ -1018,13 +1047,13 @@ func TestDeadLetterLongPollTimeToLiveComesCloser(t *testing.T) {
 			dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
 			src := extQueue(t, b, "src", cmq.QueueAttributes{DeadLetterPolicy: ttl(time.Minute), RewindPeriod: cmq.Ptr(time.Hour)})
 			t0 := time.Now()
-			_, err := src.Send("m", 0)
+			_, err := src.Send(t.Context(), "m", 0)
 			require.NoError(t, err)
 			m := extReceive(t, src)
-			require.NoError(t, src.Delete(m.ReceiptHandle))
+			require.NoError(t, src.Delete(t.Context(), m.ReceiptHandle))
 			got := dlWait(t, dlq, time.Hour)
 			time.Sleep(30 * time.Second)
-			require.NoError(t, src.Rewind(t0))
+			require.NoError(t, src.Rewind(t.Context(), t0))
 			r := <-got
 			require.NoError(t, r.err)
 			assert.Equal(t, t0.Add(time.Minute), r.at)
@@ -1036,11 +1065,11 @@ func TestDeadLetterLongPollTimeToLiveComesCloser(t *testing.T) {
 			dlq := extQueue(t, b, "dlq", cmq.QueueAttributes{})
 			src := extQueue(t, b, "src", cmq.QueueAttributes{})
 			t0 := time.Now()
-			_, err := src.Send("m", 0)
+			_, err := src.Send(t.Context(), "m", 0)
 			require.NoError(t, err)
 			got := dlWait(t, dlq, time.Hour)
 			time.Sleep(30 * time.Second)
-			require.NoError(t, src.SetAttributes(cmq.QueueAttributes{DeadLetterPolicy: ttl(time.Minute)}))
+			require.NoError(t, src.SetAttributes(t.Context(), cmq.QueueAttributes{DeadLetterPolicy: ttl(time.Minute)}))
 			r := <-got
 			require.NoError(t, r.err)
 			assert.Equal(t, t0.Add(time.Minute), r.at)
@@ -1055,7 +1084,7 @@ func TestDeadLetterDeletedWhileFlowing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		src, dlq := dlPair(t, b, cmq.DeadLetterPolicy{MaxReceiveCount: 1}, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Second)})
-		_, err := src.BatchSend([]string{"a", "b", "c"}, 0)
+		_, err := src.BatchSend(t.Context(), []string{"a", "b", "c"}, 0)
 		require.NoError(t, err)
 		_, err = src.BatchReceive(t.Context(), 3, 0)
 		require.NoError(t, err)
@@ -1068,13 +1097,13 @@ func TestDeadLetterDeletedWhileFlowing(t *testing.T) {
 		waiting := dlWait(t, dlq, 20*time.Second)
 		synctest.Wait()
 
-		_, err = src.Send("d", 0) // the source keeps working throughout
+		_, err = src.Send(t.Context(), "d", 0) // the source keeps working throughout
 		require.NoError(t, err)
-		assert.ErrorIs(t, b.DeleteQueue("dlq"), cmq.ErrDeadLetterQueueInUse)
-		require.NoError(t, src.UnbindDeadLetterQueue())
-		require.NoError(t, b.DeleteQueue("dlq"))
+		assert.ErrorIs(t, b.DeleteQueue(t.Context(), "dlq"), cmq.ErrDeadLetterQueueInUse)
+		require.NoError(t, src.UnbindDeadLetterQueue(t.Context()))
+		require.NoError(t, b.DeleteQueue(t.Context(), "dlq"))
 		assert.ErrorIs(t, (<-waiting).err, cmq.ErrQueueNotExist)
-		assert.ErrorIs(t, dlq.Delete(held.ReceiptHandle), cmq.ErrQueueNotExist)
+		assert.ErrorIs(t, dlq.Delete(t.Context(), held.ReceiptHandle), cmq.ErrQueueNotExist)
 		_, err = dlq.Receive(t.Context(), 0)
 		assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
 
@@ -1084,9 +1113,9 @@ func TestDeadLetterDeletedWhileFlowing(t *testing.T) {
 		m = extReceive(t, src)
 		assert.Equal(t, "d", m.Body)
 		assert.Equal(t, 2, m.DequeueCount, "no longer moved")
-		require.NoError(t, src.Delete(m.ReceiptHandle))
+		require.NoError(t, src.Delete(t.Context(), m.ReceiptHandle))
 		assert.Equal(t, extCounts{}, extCountsOf(t, src))
-		_, err = b.CreateQueue("dlq", cmq.QueueAttributes{})
+		_, err = b.CreateQueue(t.Context(), "dlq", cmq.QueueAttributes{})
 		require.NoError(t, err, "the name is free again")
 	})
 }
@@ -1114,7 +1143,7 @@ func TestDeadLetterLongPollRaces(t *testing.T) {
 				src, dlq := setup(t)
 				t0 := time.Now()
 				w := dlWait(t, dlq, time.Hour)
-				go func() { _, _ = src.Send("m", 0) }()
+				go func() { _, _ = src.Send(t.Context(), "m", 0) }()
 				r := <-w
 				require.NoError(t, r.err)
 				require.Equal(t, "m", r.m.Body)
@@ -1127,7 +1156,7 @@ func TestDeadLetterLongPollRaces(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				src, dlq := setup(t)
 				t0 := time.Now()
-				_, err := src.Send("m1", 0)
+				_, err := src.Send(t.Context(), "m1", 0)
 				require.NoError(t, err)
 				w1 := dlWait(t, dlq, time.Hour)
 				synctest.Wait()
@@ -1135,7 +1164,7 @@ func TestDeadLetterLongPollRaces(t *testing.T) {
 				synctest.Wait()
 				go func() {
 					time.Sleep(time.Until(t0.Add(10 * time.Second)))
-					_, _ = src.Send("m2", 0) // moves at t0+20s
+					_, _ = src.Send(t.Context(), "m2", 0) // moves at t0+20s
 				}()
 				r1, r2 := <-w1, <-w2
 				require.Equal(t, "m1", r1.m.Body)
@@ -1150,10 +1179,10 @@ func TestDeadLetterLongPollRaces(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				src, dlq := setup(t)
 				t0 := time.Now()
-				_, err := src.Send("m1", 0) // moves at t0+10s
+				_, err := src.Send(t.Context(), "m1", 0) // moves at t0+10s
 				require.NoError(t, err)
 				time.Sleep(5 * time.Second)
-				_, err = src.Send("m2", 0) // moves at t0+15s
+				_, err = src.Send(t.Context(), "m2", 0) // moves at t0+15s
 				require.NoError(t, err)
 				w := dlWait(t, dlq, time.Hour)
 				thief := make(chan cmq.Message, 1)

@@ -33,6 +33,48 @@
 //	_, err := q.Receive(ctx, 0)
 //	if errors.Is(err, cmq.ErrNoMessage) { … } // code 7000, module 10200
 //
+// # One API, three places
+//
+// The same queue model is reached in three ways:
+//
+//   - In-process, through [Broker] and [*Queue] handles: the fastest path
+//     (a *Queue skips the name lookup), with every Go-only extension, for
+//     code that will always embed the broker.
+//   - Through [Service], CMQ's actions addressed by queue name, for code
+//     that must also run against cmqd or Tencent's TDMQ-CMQ. [Broker.Service]
+//     is the in-process implementation; the remote client in package
+//     cmqclient implements the same interface over CMQ's HTTP API, so such
+//     code moves between them by changing one constructor.
+//   - Over the wire, through cmqd (package cmqhttp), for clients in any
+//     language that speak CMQ's HTTP API.
+//
+// What differs over the wire: times and durations travel in whole seconds
+// (EnqueueTime, NextVisibleTime, delays, waits, timeouts, attributes), so
+// code that must work remotely should use whole seconds and tolerate times
+// rounded to them; [Message].DeadLetter is not carried (CMQ's API has no
+// field for it), so a remote receive leaves it nil; and the extensions in
+// [ServiceExtensions] exist only in-process (a remote client does not
+// implement them, which a type assertion reveals).
+//
+// # Contexts
+//
+// Every method of Broker and Queue that may block or do I/O takes a
+// context first: with a write-ahead log or a remote endpoint behind them
+// they wait for I/O. Only [Broker.Queue] (a map lookup), [Queue.Name],
+// [Queue.ID], [Broker.Limits], [Broker.Service] and [Broker.Close] take
+// none. Every such call makes the same entry checks, in this order:
+//
+//   - after [Broker.Close] it returns [ErrClosed], whatever its arguments;
+//   - otherwise, if ctx is already done, it does nothing and returns
+//     ctx.Err() itself (not wrapped, not an [*Error]);
+//   - then its arguments are validated.
+//
+// Once the work has begun (the queue's lock is taken) the call completes
+// and ctx is not consulted again, except by a long poll's wait, which ctx
+// ends with nothing consumed. A durable broker will likewise wait for its
+// sync without cancellation, because by then the change is already
+// visible to other callers.
+//
 // # Time
 //
 // The Go API takes time.Duration; CMQ's whole seconds belong to the wire.

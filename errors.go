@@ -49,8 +49,12 @@ func (e *Error) Error() string {
 }
 
 // WireMessage returns the message as CMQ puts it on the wire:
-// "(<Module>)<Message>", e.g. "(10200)no message".
+// "(<Module>)<Message>", e.g. "(10200)no message". A nil *Error gives
+// "<nil>".
 func (e *Error) WireMessage() string {
+	if e == nil {
+		return "<nil>"
+	}
 	return fmt.Sprintf("(%d)%s", e.Module, e.Message)
 }
 

@@ -126,7 +126,7 @@ func TestErrorWireMessageExamples(t *testing.T) {
 // message still match their sentinel and no other.
 func TestErrorsFromRealFailures(t *testing.T) {
 	b := newBroker(t)
-	_, err := b.CreateQueue("q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Duration(0))})
+	_, err := b.CreateQueue(t.Context(), "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Duration(0))})
 	require.Error(t, err)
 	var e *cmq.Error
 	require.ErrorAs(t, err, &e)
@@ -139,7 +139,7 @@ func TestErrorsFromRealFailures(t *testing.T) {
 	assert.NotErrorIs(t, err, cmq.ErrQueueNameFormat)
 	assert.Equal(t, "(10350)parameter visibilityTimeout value or length is out of range", e.WireMessage())
 
-	_, err = b.CreateQueue("q", cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 0}})
+	_, err = b.CreateQueue(t.Context(), "q", cmq.QueueAttributes{DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 0}})
 	assert.ErrorIs(t, err, cmq.ErrDeadLetterPolicy)
 	assert.NotErrorIs(t, err, cmq.ErrOutOfRange)
 }
@@ -191,5 +191,7 @@ func TestErrorIsNonError(t *testing.T) {
 	assert.False(t, errors.Is(cmq.ErrNoMessage, nilErr), "a typed nil target")
 	assert.False(t, nilErr.Is(cmq.ErrNoMessage))
 	assert.Equal(t, "cmq: <nil>", nilErr.Error())
+	assert.Equal(t, "<nil>", nilErr.WireMessage(), "nil-safe, like Error")
+	assert.NoError(t, nilErr.Unwrap())
 	assert.False(t, errors.Is(context.Canceled, cmq.ErrInternal))
 }

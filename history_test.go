@@ -144,7 +144,7 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 	var wg sync.WaitGroup
 	queues := make([]*cmq.Queue, cfg.queues)
 	for qi := range queues {
-		q, err := b.CreateQueue(fmt.Sprintf("history-%d", qi), cmq.QueueAttributes{
+		q, err := b.CreateQueue(t.Context(), fmt.Sprintf("history-%d", qi), cmq.QueueAttributes{
 			VisibilityTimeout: cmq.Ptr(vt),
 			PollingWait:       cmq.Ptr(time.Second),
 		})
@@ -164,7 +164,7 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 	require.Len(t, h.sends, total)
 	checkHistory(t, h)
 	for _, q := range queues {
-		info, err := q.Attributes()
+		info, err := q.Attributes(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, []int{0, 0, 0, 0},
 			[]int{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum, info.RewindMsgNum}, "%s: counts at the end", q.Name())
@@ -189,10 +189,10 @@ func histProduce(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, p, n in
 		var err error
 		if k == 1 {
 			var id string
-			id, err = q.Send(bodies[0], delay)
+			id, err = q.Send(t.Context(), bodies[0], delay)
 			ids = []string{id}
 		} else {
-			ids, err = q.BatchSend(bodies, delay)
+			ids, err = q.BatchSend(t.Context(), bodies, delay)
 		}
 		if !assert.NoError(t, err) {
 			return
@@ -256,7 +256,7 @@ func histConsume(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, vt time
 			case r < 4: // late: the lease ends before the delete
 				time.Sleep(vt + time.Duration(rng.IntN(500))*time.Millisecond)
 			case r < 6: // extend the lease, work past the first timeout, delete
-				at, err := q.ChangeVisibility(m.ReceiptHandle, 2*vt)
+				at, err := q.ChangeVisibility(ctx, m.ReceiptHandle, 2*vt)
 				h.recordChange(m, err == nil, at)
 				time.Sleep(vt + time.Duration(rng.IntN(500))*time.Millisecond)
 			default:
@@ -264,7 +264,7 @@ func histConsume(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, vt time
 					time.Sleep(time.Duration(rng.IntN(int(vt/time.Millisecond))) * time.Millisecond)
 				}
 			}
-			err := q.Delete(m.ReceiptHandle)
+			err := q.Delete(ctx, m.ReceiptHandle)
 			if err != nil && !assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle) {
 				return
 			}

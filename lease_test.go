@@ -27,7 +27,7 @@ func extBroker(t *testing.T, opts ...cmq.Option) *cmq.Broker {
 // extQueue creates the queue name in b with attrs.
 func extQueue(t *testing.T, b *cmq.Broker, name string, attrs cmq.QueueAttributes) *cmq.Queue {
 	t.Helper()
-	q, err := b.CreateQueue(name, attrs)
+	q, err := b.CreateQueue(t.Context(), name, attrs)
 	require.NoError(t, err)
 	return q
 }
@@ -37,7 +37,7 @@ type extCounts struct{ Active, Inactive, Delayed, Rewind int }
 
 func extCountsOf(t *testing.T, q *cmq.Queue) extCounts {
 	t.Helper()
-	info, err := q.Attributes()
+	info, err := q.Attributes(t.Context())
 	require.NoError(t, err)
 	return extCounts{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum, info.RewindMsgNum}
 }
@@ -70,7 +70,7 @@ func TestChangeVisibilityExtend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
-		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		require.NoError(t, err)
 		t0 := time.Now()
 		ms, err := q.BatchReceive(t.Context(), 2, 0)
@@ -79,7 +79,7 @@ func TestChangeVisibilityExtend(t *testing.T) {
 
 		time.Sleep(20 * time.Second)
 		for _, m := range ms {
-			next, err := q.ChangeVisibility(m.ReceiptHandle, 60*time.Second)
+			next, err := q.ChangeVisibility(t.Context(), m.ReceiptHandle, 60*time.Second)
 			require.NoError(t, err)
 			assert.Equal(t, t0.Add(80*time.Second), next)
 		}
@@ -92,13 +92,13 @@ func TestChangeVisibilityExtend(t *testing.T) {
 		// 1ns before the new time the handle still works.
 		time.Sleep(50*time.Second - 1)
 		assert.Equal(t, extCounts{Inactive: 2}, extCountsOf(t, q))
-		require.NoError(t, q.Delete(ms[1].ReceiptHandle))
+		require.NoError(t, q.Delete(t.Context(), ms[1].ReceiptHandle))
 		extNoMessage(t, q)
 
 		// At the new time the other message is back and its handle is dead.
 		time.Sleep(1)
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
-		assert.ErrorIs(t, q.Delete(ms[0].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		assert.ErrorIs(t, q.Delete(t.Context(), ms[0].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
 		m := extReceive(t, q)
 		assert.Equal(t, "a", m.Body)
 		assert.Equal(t, 2, m.DequeueCount)
@@ -110,13 +110,13 @@ func TestChangeVisibilityShorten(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
-		_, err := q.Send("a", 0)
+		_, err := q.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		first := extReceive(t, q)
 		t0 := time.Now()
 
 		time.Sleep(5 * time.Second)
-		next, err := q.ChangeVisibility(first.ReceiptHandle, 5*time.Second)
+		next, err := q.ChangeVisibility(t.Context(), first.ReceiptHandle, 5*time.Second)
 		require.NoError(t, err)
 		assert.Equal(t, t0.Add(10*time.Second), next)
 
@@ -131,8 +131,8 @@ func TestChangeVisibilityShorten(t *testing.T) {
 		assert.Equal(t, 2, second.DequeueCount)
 		assert.Equal(t, t0.Add(40*time.Second), second.NextVisibleTime)
 		// Only the newest handle works.
-		assert.ErrorIs(t, q.Delete(first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
-		require.NoError(t, q.Delete(second.ReceiptHandle))
+		assert.ErrorIs(t, q.Delete(t.Context(), first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		require.NoError(t, q.Delete(t.Context(), second.ReceiptHandle))
 		assert.Equal(t, extCounts{}, extCountsOf(t, q))
 	})
 }
@@ -141,7 +141,7 @@ func TestChangeVisibilityZero(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
-		_, err := q.Send("a", 0)
+		_, err := q.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		m := extReceive(t, q)
 
@@ -165,7 +165,7 @@ func TestChangeVisibilityZero(t *testing.T) {
 		}
 
 		changed := time.Now()
-		next, err := q.ChangeVisibility(m.ReceiptHandle, 0)
+		next, err := q.ChangeVisibility(t.Context(), m.ReceiptHandle, 0)
 		require.NoError(t, err)
 		assert.Equal(t, changed, next)
 		synctest.Wait()
@@ -180,8 +180,8 @@ func TestChangeVisibilityZero(t *testing.T) {
 		}
 
 		// The handle of the released receive is dead, for every call.
-		assert.ErrorIs(t, q.Delete(m.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
-		_, err = q.ChangeVisibility(m.ReceiptHandle, time.Minute)
+		assert.ErrorIs(t, q.Delete(t.Context(), m.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		_, err = q.ChangeVisibility(t.Context(), m.ReceiptHandle, time.Minute)
 		assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle)
 		assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, q))
 	})
@@ -191,14 +191,14 @@ func TestChangeVisibilityZeroWithoutWaiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		q := extQueue(t, b, "lease", cmq.QueueAttributes{})
-		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		require.NoError(t, err)
 		a := extReceive(t, q)
 		time.Sleep(time.Second)
-		_, err = q.ChangeVisibility(a.ReceiptHandle, 0)
+		_, err = q.ChangeVisibility(t.Context(), a.ReceiptHandle, 0)
 		require.NoError(t, err)
 		assert.Equal(t, extCounts{Active: 2}, extCountsOf(t, q))
-		assert.ErrorIs(t, q.Delete(a.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		assert.ErrorIs(t, q.Delete(t.Context(), a.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
 		// Released at now, a's next visible time is later than b's send: b
 		// first.
 		assert.Equal(t, "b", extReceive(t, q).Body)
@@ -223,10 +223,10 @@ func TestChangeVisibilityRange(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				b := extBroker(t)
 				q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
-				_, err := q.Send("a", 0)
+				_, err := q.Send(t.Context(), "a", 0)
 				require.NoError(t, err)
 				m := extReceive(t, q)
-				next, err := q.ChangeVisibility(m.ReceiptHandle, tc.timeout)
+				next, err := q.ChangeVisibility(t.Context(), m.ReceiptHandle, tc.timeout)
 				if !tc.ok {
 					extCode(t, err, 4000, 10350)
 					assert.ErrorIs(t, err, cmq.ErrOutOfRange)
@@ -234,7 +234,7 @@ func TestChangeVisibilityRange(t *testing.T) {
 					// Nothing changed: the lease ends at the old time.
 					assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, q))
 					time.Sleep(30*time.Second - 1)
-					require.NoError(t, q.Delete(m.ReceiptHandle))
+					require.NoError(t, q.Delete(t.Context(), m.ReceiptHandle))
 					return
 				}
 				require.NoError(t, err)
@@ -266,12 +266,12 @@ func TestChangeVisibilityInvalidHandles(t *testing.T) {
 			return a.ReceiptHandle, cmq.Message{}
 		}},
 		{"other queue", func(t *testing.T, _, other *cmq.Queue, a cmq.Message) (string, cmq.Message) {
-			_, err := other.Send("o", 0)
+			_, err := other.Send(t.Context(), "o", 0)
 			require.NoError(t, err)
 			return extReceive(t, other).ReceiptHandle, a
 		}},
 		{"deleted", func(t *testing.T, q, _ *cmq.Queue, a cmq.Message) (string, cmq.Message) {
-			require.NoError(t, q.Delete(a.ReceiptHandle))
+			require.NoError(t, q.Delete(t.Context(), a.ReceiptHandle))
 			return a.ReceiptHandle, cmq.Message{}
 		}},
 		{"malformed", func(t *testing.T, _, _ *cmq.Queue, a cmq.Message) (string, cmq.Message) {
@@ -286,12 +286,12 @@ func TestChangeVisibilityInvalidHandles(t *testing.T) {
 				b := extBroker(t)
 				q := extQueue(t, b, "lease", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
 				other := extQueue(t, b, "other", cmq.QueueAttributes{})
-				_, err := q.Send("a", 0)
+				_, err := q.Send(t.Context(), "a", 0)
 				require.NoError(t, err)
 				h, live := tc.handle(t, q, other, extReceive(t, q))
 				before := extCountsOf(t, q)
 
-				next, err := q.ChangeVisibility(h, time.Hour)
+				next, err := q.ChangeVisibility(t.Context(), h, time.Hour)
 				extCode(t, err, 4430, 10260)
 				assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle)
 				assert.Zero(t, next)
@@ -299,7 +299,7 @@ func TestChangeVisibilityInvalidHandles(t *testing.T) {
 				if live.ReceiptHandle != "" {
 					// The valid handle still holds its lease, which the
 					// refused call did not extend.
-					_, err := q.ChangeVisibility(live.ReceiptHandle, 0)
+					_, err := q.ChangeVisibility(t.Context(), live.ReceiptHandle, 0)
 					require.NoError(t, err)
 					assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
 				}
@@ -312,19 +312,19 @@ func TestChangeVisibilityUnusableQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		q := extQueue(t, b, "lease", cmq.QueueAttributes{})
-		_, err := q.Send("a", 0)
+		_, err := q.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		m := extReceive(t, q)
-		require.NoError(t, b.DeleteQueue("lease"))
-		_, err = q.ChangeVisibility(m.ReceiptHandle, time.Minute)
+		require.NoError(t, b.DeleteQueue(t.Context(), "lease"))
+		_, err = q.ChangeVisibility(t.Context(), m.ReceiptHandle, time.Minute)
 		assert.ErrorIs(t, err, cmq.ErrQueueNotExist)
-		assert.ErrorIs(t, q.Purge(), cmq.ErrQueueNotExist)
+		assert.ErrorIs(t, q.Purge(t.Context()), cmq.ErrQueueNotExist)
 
 		q2 := extQueue(t, b, "lease", cmq.QueueAttributes{})
 		require.NoError(t, b.Close())
-		_, err = q2.ChangeVisibility(m.ReceiptHandle, time.Minute)
+		_, err = q2.ChangeVisibility(t.Context(), m.ReceiptHandle, time.Minute)
 		assert.ErrorIs(t, err, cmq.ErrClosed)
-		assert.ErrorIs(t, q2.Purge(), cmq.ErrClosed)
+		assert.ErrorIs(t, q2.Purge(t.Context()), cmq.ErrClosed)
 	})
 }
 
@@ -338,27 +338,27 @@ func TestPurge(t *testing.T) {
 			RewindPeriod:  cmq.Ptr(time.Hour),
 		})
 		t0 := time.Now()
-		_, err := q.BatchSend([]string{"a", "b", "c", "d"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b", "c", "d"}, 0)
 		require.NoError(t, err)
-		_, err = q.Send("e", time.Minute)
+		_, err = q.Send(t.Context(), "e", time.Minute)
 		require.NoError(t, err)
 		ms, err := q.BatchReceive(t.Context(), 2, 0)
 		require.NoError(t, err)
 		require.Len(t, ms, 2)
-		require.NoError(t, q.Delete(ms[1].ReceiptHandle))
+		require.NoError(t, q.Delete(t.Context(), ms[1].ReceiptHandle))
 		require.Equal(t, extCounts{Active: 2, Inactive: 1, Delayed: 1, Rewind: 1}, extCountsOf(t, q))
-		_, err = q.Send("full", 0)
+		_, err = q.Send(t.Context(), "full", 0)
 		require.ErrorIs(t, err, cmq.ErrHeapFull)
 
-		require.NoError(t, q.Purge())
-		info, err := q.Attributes()
+		require.NoError(t, q.Purge(t.Context()))
+		info, err := q.Attributes(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, extCounts{}, extCountsOf(t, q))
 		assert.True(t, info.MinMsgTime.IsZero())
 		extNoMessage(t, q)
-		assert.ErrorIs(t, q.Delete(ms[0].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		assert.ErrorIs(t, q.Delete(t.Context(), ms[0].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
 		// Kept messages are gone too: a rewind brings nothing back.
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 		extNoMessage(t, q)
 		// The delayed message does not come back when its delay ends.
 		time.Sleep(time.Minute)
@@ -366,15 +366,15 @@ func TestPurge(t *testing.T) {
 		assert.Equal(t, extCounts{}, extCountsOf(t, q))
 
 		// The heap is free again, and the queue works as before.
-		ids, err := q.BatchSend([]string{"1", "2", "3", "4", "5"}, 0)
+		ids, err := q.BatchSend(t.Context(), []string{"1", "2", "3", "4", "5"}, 0)
 		require.NoError(t, err)
 		m := extReceive(t, q)
 		assert.Equal(t, ids[0], m.ID)
 		assert.Equal(t, "1", m.Body)
 		assert.Equal(t, extCounts{Active: 4, Inactive: 1}, extCountsOf(t, q))
 		// Purging an empty queue is fine.
-		require.NoError(t, q.Purge())
-		require.NoError(t, q.Purge())
+		require.NoError(t, q.Purge(t.Context()))
+		require.NoError(t, q.Purge(t.Context()))
 		assert.Equal(t, extCounts{}, extCountsOf(t, q))
 	})
 }
@@ -383,7 +383,7 @@ func TestPurgeKeepsWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		q := extQueue(t, b, "purge", cmq.QueueAttributes{})
-		_, err := q.Send("late", 5*time.Second)
+		_, err := q.Send(t.Context(), "late", 5*time.Second)
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		var got cmq.Message
@@ -393,13 +393,13 @@ func TestPurgeKeepsWaiting(t *testing.T) {
 			done <- err
 		}()
 		synctest.Wait()
-		require.NoError(t, q.Purge())
+		require.NoError(t, q.Purge(t.Context()))
 		// The purged delayed message does not wake the waiter at 5s; a
 		// message sent at 7s does.
 		time.Sleep(7 * time.Second)
 		synctest.Wait()
 		require.Empty(t, done)
-		_, err = q.Send("new", 0)
+		_, err = q.Send(t.Context(), "new", 0)
 		require.NoError(t, err)
 		require.NoError(t, <-done)
 		assert.Equal(t, "new", got.Body)

@@ -10,6 +10,13 @@ import (
 // Message is a received message: what CMQ's ReceiveMessage returns. It is
 // a plain value, a copy of the message as it was received; the zero Message
 // is what a failed receive returns.
+//
+// Message ids and receipt handles are plain strings, by decision: they are
+// opaque tokens that cross the wire as strings and that users store, and a
+// defined string type would not stop q.Delete(ctx, "literal") while it
+// would cost a conversion at every frontend. The two cannot be confused
+// unnoticed: an id always contains '-' and a handle is 32 hexadecimal
+// digits, so q.Delete(ctx, m.ID) fails with [ErrInvalidReceiptHandle].
 type Message struct {
 	// ID is the message id returned by the send. It is unique within the
 	// broker and kept when the message moves to a dead-letter queue.
@@ -31,7 +38,8 @@ type Message struct {
 	// DequeueCount is how many times the message has been received,
 	// this receive included.
 	DequeueCount int
-	// DeadLetter is set on a message that was moved to a dead-letter queue.
+	// DeadLetter is set on a message that was moved to a dead-letter queue:
+	// a copy of its own, which the receiver may keep or change.
 	DeadLetter *DeadLetterSource
 }
 
@@ -50,9 +58,9 @@ type DeadLetterSource struct {
 // change while it is in the index: remove it, change them, insert it again.
 type message struct {
 	body      string
-	seq       uint64 // per-queue send sequence: tie-break in the tree, index in the log
+	seq       uint64 // per-queue send sequence: tie-break in the index, position in the log
 	enqueued  int64  // Unix nanoseconds
-	visibleAt int64  // next visible time, Unix nanoseconds: the tree key
+	visibleAt int64  // next visible time, Unix nanoseconds: the index key
 	firstDeq  int64  // first receive, Unix nanoseconds; 0 before
 	nonce     uint64 // receipt nonce of the latest receive; 0: no valid handle
 	dequeues  int32
@@ -64,22 +72,21 @@ type message struct {
 
 // messagePool recycles messages deleted for good, so that a queue in a
 // steady send, receive, delete cycle allocates no message: fewer bytes
-// allocated means fewer garbage collections, and fewer write barriers in
-// the tree while one runs.
+// allocated means fewer garbage collections.
 var messagePool = sync.Pool{New: func() any { return new(message) }}
 
 // treeKey is a message's entry in its queue's [index]: its next visible
 // time, and its seq shifted left two bits, the low bit set if it was ever
 // received (so that counting needs no message) and the next one marking a
-// tombstone in a run. Keys hold no pointer: moving them within the tree
-// costs no write barrier, and the garbage collector never scans the tree's
-// nodes. The message is found by seq in the log.
+// tombstone in a run. Keys hold no pointer: moving them within the index
+// (its runs or its B-tree) costs no write barrier, and the garbage
+// collector never scans them. The message is found by seq in the log.
 type treeKey struct {
 	visibleAt int64
 	seqBit    uint64
 }
 
-// key returns m's tree key. Its inputs (visibleAt, seq, and whether
+// key returns m's index key. Its inputs (visibleAt, seq, and whether
 // dequeues is 0) must not change while m is in the index.
 func (m *message) key() treeKey {
 	k := treeKey{m.visibleAt, m.seq << 2}
@@ -123,12 +130,15 @@ type deadLetter struct {
 	id  string
 }
 
-// source returns the public record of d, nil if d is.
+// source returns a copy of the public record of d, nil if d is. Each
+// received message gets its own copy, so a consumer that writes to it
+// changes neither the broker's record nor another receive's.
 func (d *deadLetter) source() *DeadLetterSource {
 	if d == nil {
 		return nil
 	}
-	return &d.src
+	src := d.src
+	return &src
 }
 
 // unixTime converts Unix nanoseconds to a time.Time; 0 is the zero Time.

@@ -1,6 +1,7 @@
 package cmq_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -435,7 +436,7 @@ func (m *model) do(op int, in *modelInput) {
 			fresh := &modelQueue{name: mq.name}
 			want = m.bindErr(fresh, a.DeadLetterPolicy.DeadLetterQueue)
 		}
-		q, err := m.b.CreateQueue(name, a)
+		q, err := m.b.CreateQueue(context.Background(), name, a)
 		m.wantErr(want, err, "CreateQueue")
 		if want != nil {
 			require.Nil(t, q)
@@ -457,7 +458,7 @@ func (m *model) do(op int, in *modelInput) {
 				want = m.bindErr(mq, a.DeadLetterPolicy.DeadLetterQueue)
 			}
 		}
-		m.wantErr(want, mq.q.SetAttributes(a), "SetAttributes")
+		m.wantErr(want, mq.q.SetAttributes(context.Background(), a), "SetAttributes")
 		if want != nil {
 			return
 		}
@@ -485,14 +486,14 @@ func (m *model) do(op int, in *modelInput) {
 		var err error
 		if op == opSend {
 			var id string
-			id, err = mq.q.Send(bodies[0], delay)
+			id, err = mq.q.Send(context.Background(), bodies[0], delay)
 			if err == nil {
 				ids = []string{id}
 			} else {
 				require.Empty(t, id)
 			}
 		} else {
-			ids, err = mq.q.BatchSend(bodies, delay)
+			ids, err = mq.q.BatchSend(context.Background(), bodies, delay)
 		}
 		m.wantErr(want, err, "Send")
 		if want != nil {
@@ -573,7 +574,7 @@ func (m *model) do(op int, in *modelInput) {
 				want = nil
 			}
 		}
-		m.wantErr(want, mq.q.Delete(h), fmt.Sprintf("Delete(%q)", h))
+		m.wantErr(want, mq.q.Delete(context.Background(), h), fmt.Sprintf("Delete(%q)", h))
 		if want == nil {
 			mq.remove(x)
 		}
@@ -590,7 +591,7 @@ func (m *model) do(op int, in *modelInput) {
 		for i := range hs {
 			hs[i] = m.handle(in)
 		}
-		results, err := mq.q.BatchDelete(hs)
+		results, err := mq.q.BatchDelete(context.Background(), hs)
 		switch {
 		case n == 0 || n > 16:
 			m.wantErr(cmq.ErrBatchSize, err, "BatchDelete")
@@ -641,7 +642,7 @@ func (m *model) do(op int, in *modelInput) {
 				want = cmq.ErrInvalidReceiptHandle
 			}
 		}
-		at, err := mq.q.ChangeVisibility(h, d)
+		at, err := mq.q.ChangeVisibility(context.Background(), h, d)
 		m.wantErr(want, err, fmt.Sprintf("ChangeVisibility(%q, %v)", h, d))
 		if want != nil {
 			require.True(t, at.IsZero())
@@ -668,7 +669,7 @@ func (m *model) do(op int, in *modelInput) {
 		case start.Before(now.Add(-mq.set.rewind).Truncate(time.Second)) || start.After(now): // the lower edge in whole seconds
 			want = cmq.ErrRewindTime
 		}
-		m.wantErr(want, mq.q.Rewind(start), fmt.Sprintf("Rewind(now-%v)", now.Sub(start)))
+		m.wantErr(want, mq.q.Rewind(context.Background(), start), fmt.Sprintf("Rewind(now-%v)", now.Sub(start)))
 		if want != nil {
 			return
 		}
@@ -696,7 +697,7 @@ func (m *model) do(op int, in *modelInput) {
 		if mq.exists {
 			want = nil
 		}
-		m.wantErr(want, mq.q.Purge(), "Purge")
+		m.wantErr(want, mq.q.Purge(context.Background()), "Purge")
 		if want == nil {
 			mq.msgs = nil
 		}
@@ -712,7 +713,7 @@ func (m *model) do(op int, in *modelInput) {
 		case mq.exists:
 			want = nil
 		}
-		m.wantErr(want, m.b.DeleteQueue(mq.name), "DeleteQueue")
+		m.wantErr(want, m.b.DeleteQueue(context.Background(), mq.name), "DeleteQueue")
 		if want == nil {
 			mq.exists, mq.msgs = false, nil
 		}
@@ -728,7 +729,7 @@ func (m *model) do(op int, in *modelInput) {
 		case mq.set.dlq == "":
 			want = cmq.ErrDeadLetterQueueNotExist
 		}
-		m.wantErr(want, mq.q.UnbindDeadLetterQueue(), "UnbindDeadLetterQueue")
+		m.wantErr(want, mq.q.UnbindDeadLetterQueue(context.Background()), "UnbindDeadLetterQueue")
 		if want == nil {
 			mq.set.dlq, mq.set.maxRecv, mq.modified = "", 0, now
 		}
@@ -871,7 +872,7 @@ func (m *model) check() {
 		if mq.q == nil {
 			continue
 		}
-		info, err := mq.q.Attributes()
+		info, err := mq.q.Attributes(context.Background())
 		if !mq.exists {
 			m.wantErr(cmq.ErrQueueNotExist, err, "Attributes of a deleted queue")
 			continue
@@ -901,7 +902,7 @@ func (m *model) check() {
 		for _, x := range m.sources(mq) {
 			wantSources = append(wantSources, x.q.Name())
 		}
-		page, n, err := m.b.ListDeadLetterSourceQueues(mq.name, cmq.ListOptions{})
+		page, n, err := m.b.ListDeadLetterSourceQueues(context.Background(), mq.name, cmq.ListOptions{})
 		require.NoError(t, err)
 		require.Equal(t, len(wantSources), n, m.msg("%s: dead-letter sources", mq.name))
 		for i, qs := range page {
@@ -909,7 +910,7 @@ func (m *model) check() {
 		}
 	}
 	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-	page, total, err := m.b.ListQueues(cmq.ListOptions{})
+	page, total, err := m.b.ListQueues(context.Background(), cmq.ListOptions{})
 	require.NoError(t, err)
 	require.Equal(t, len(names), total, m.msg("ListQueues total"))
 	gotNames := make([]string, 0, len(page))

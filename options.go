@@ -69,8 +69,9 @@ type Limits struct {
 	ListLimit Range[int]
 }
 
-// DefaultLimits returns CMQ's documented limits, as settled in the
-// project's DECISIONS.md.
+// DefaultLimits returns CMQ's documented limits, the values given in the
+// comments of [Limits]' fields; where CMQ's own sources disagree, this
+// package picks one value and states it there.
 func DefaultLimits() Limits {
 	return Limits{
 		Queues:            1000,

@@ -34,41 +34,41 @@ func TestQPSSend(t *testing.T) {
 		b := qpsBroker(t, 20)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
 		// A batch of n costs n: 16 + 4 = 20 fills the bucket.
-		_, err := q.BatchSend(bodiesN(16), 0)
+		_, err := q.BatchSend(t.Context(), bodiesN(16), 0)
 		require.NoError(t, err)
-		ids, err := q.BatchSend(bodiesN(5), 0)
+		ids, err := q.BatchSend(t.Context(), bodiesN(5), 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled, "16 + 5 > 20")
 		assertCode(t, err, 4420, 10250)
 		assert.Nil(t, ids)
 		assert.Equal(t, counts{Active: 16}, countsOf(t, q), "a throttled batch enqueues nothing")
-		_, err = q.BatchSend(bodiesN(4), 0)
+		_, err = q.BatchSend(t.Context(), bodiesN(4), 0)
 		require.NoError(t, err, "the refused batch took no tokens")
-		id, err := q.Send("x", 0)
+		id, err := q.Send(t.Context(), "x", 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
 		assert.Empty(t, id)
-		_, err = q.Send("x", time.Second)
+		_, err = q.Send(t.Context(), "x", time.Second)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
 		assert.Equal(t, counts{Active: 20}, countsOf(t, q))
 
 		// Refill at 20 per second: nothing after 49 ms, two after 100 ms.
 		time.Sleep(49 * time.Millisecond)
-		_, err = q.Send("x", 0)
+		_, err = q.Send(t.Context(), "x", 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
 		time.Sleep(51 * time.Millisecond)
 		for range 2 {
-			_, err = q.Send("x", 0)
+			_, err = q.Send(t.Context(), "x", 0)
 			require.NoError(t, err)
 		}
-		_, err = q.Send("x", 0)
+		_, err = q.Send(t.Context(), "x", 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
 
 		// The bucket holds at most 20, however long it rests.
 		time.Sleep(time.Hour)
-		_, err = q.BatchSend(bodiesN(16), 0)
+		_, err = q.BatchSend(t.Context(), bodiesN(16), 0)
 		require.NoError(t, err)
-		_, err = q.BatchSend(bodiesN(4), 0)
+		_, err = q.BatchSend(t.Context(), bodiesN(4), 0)
 		require.NoError(t, err)
-		_, err = q.Send("x", 0)
+		_, err = q.Send(t.Context(), "x", 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
 		assert.Equal(t, counts{Active: 42}, countsOf(t, q))
 	})
@@ -79,15 +79,15 @@ func TestQPSBucketsAreSeparate(t *testing.T) {
 		b := qpsBroker(t, 20)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
 		other := newQueue(t, b, "other", cmq.QueueAttributes{})
-		_, err := q.BatchSend(bodiesN(16), 0)
+		_, err := q.BatchSend(t.Context(), bodiesN(16), 0)
 		require.NoError(t, err)
-		_, err = q.BatchSend(bodiesN(4), 0)
+		_, err = q.BatchSend(t.Context(), bodiesN(4), 0)
 		require.NoError(t, err)
-		_, err = q.Send("x", 0)
+		_, err = q.Send(t.Context(), "x", 0)
 		require.ErrorIs(t, err, cmq.ErrThrottled)
 
 		// Another queue has its own buckets.
-		_, err = other.BatchSend(bodiesN(16), 0)
+		_, err = other.BatchSend(t.Context(), bodiesN(16), 0)
 		require.NoError(t, err)
 		// Receive and delete have their own buckets.
 		ms, err := q.BatchReceive(t.Context(), 16, 0)
@@ -97,7 +97,7 @@ func TestQPSBucketsAreSeparate(t *testing.T) {
 		for i, m := range ms {
 			handles[i] = m.ReceiptHandle
 		}
-		results, err := q.BatchDelete(handles)
+		results, err := q.BatchDelete(t.Context(), handles)
 		require.NoError(t, err)
 		assert.Len(t, results, 16)
 		assert.Equal(t, counts{Active: 4}, countsOf(t, q))
@@ -108,7 +108,7 @@ func TestQPSReceive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := qpsBroker(t, 20)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
-		_, err := q.BatchSend(bodiesN(3), 0)
+		_, err := q.BatchSend(t.Context(), bodiesN(3), 0)
 		require.NoError(t, err)
 
 		// A batch receive costs what it asks for, not what it gets: 16 for 3.
@@ -123,7 +123,7 @@ func TestQPSReceive(t *testing.T) {
 			_, err = q.Receive(t.Context(), 0)
 			assert.ErrorIs(t, err, cmq.ErrNoMessage)
 		}
-		_, err = q.BatchSend(bodiesN(2), 0)
+		_, err = q.BatchSend(t.Context(), bodiesN(2), 0)
 		require.NoError(t, err)
 		// Throttled at once, even with a wait, and nothing is consumed.
 		start := time.Now()
@@ -150,7 +150,7 @@ func TestQPSDelete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := qpsBroker(t, 20)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
-		_, err := q.BatchSend(bodiesN(16), 0)
+		_, err := q.BatchSend(t.Context(), bodiesN(16), 0)
 		require.NoError(t, err)
 		ms, err := q.BatchReceive(t.Context(), 16, 0)
 		require.NoError(t, err)
@@ -163,22 +163,22 @@ func TestQPSDelete(t *testing.T) {
 		// A refused call costs nothing: bad handles alone, or a batch of
 		// nothing but them.
 		for range 25 {
-			assert.ErrorIs(t, q.Delete("bad"), cmq.ErrInvalidReceiptHandle)
+			assert.ErrorIs(t, q.Delete(t.Context(), "bad"), cmq.ErrInvalidReceiptHandle)
 		}
-		_, err = q.BatchDelete([]string{"bad", "worse"})
+		_, err = q.BatchDelete(t.Context(), []string{"bad", "worse"})
 		assert.ErrorIs(t, err, cmq.ErrBatchDeleteFailed)
 		// A batch that deletes something costs a token per handle: 16 of
 		// the 20, then the last 4 one by one.
-		results, err := q.BatchDelete(append(slices.Clone(handles[:12]), "bad", "bad", "bad", "bad"))
+		results, err := q.BatchDelete(t.Context(), append(slices.Clone(handles[:12]), "bad", "bad", "bad", "bad"))
 		assert.ErrorIs(t, err, cmq.ErrBatchDeletePartial)
 		assert.Len(t, results, 16)
 		for _, h := range handles[12:] {
-			require.NoError(t, q.Delete(h))
+			require.NoError(t, q.Delete(t.Context(), h))
 		}
 		assert.Equal(t, counts{}, countsOf(t, q))
 
 		// Refill, then a throttled batch delete deletes nothing.
-		_, err = q.BatchSend(bodiesN(4), 0)
+		_, err = q.BatchSend(t.Context(), bodiesN(4), 0)
 		require.NoError(t, err)
 		time.Sleep(100 * time.Millisecond) // 2 delete tokens
 		ms, err = q.BatchReceive(t.Context(), 4, 0)
@@ -188,17 +188,17 @@ func TestQPSDelete(t *testing.T) {
 		for _, m := range ms {
 			handles = append(handles, m.ReceiptHandle)
 		}
-		results, err = q.BatchDelete(handles)
+		results, err = q.BatchDelete(t.Context(), handles)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
 		assert.Nil(t, results)
 		assert.Equal(t, counts{Inactive: 4}, countsOf(t, q))
-		require.NoError(t, q.Delete(handles[0]))
-		require.NoError(t, q.Delete(handles[1]))
-		assert.ErrorIs(t, q.Delete(handles[2]), cmq.ErrThrottled)
+		require.NoError(t, q.Delete(t.Context(), handles[0]))
+		require.NoError(t, q.Delete(t.Context(), handles[1]))
+		assert.ErrorIs(t, q.Delete(t.Context(), handles[2]), cmq.ErrThrottled)
 		assert.Equal(t, counts{Inactive: 2}, countsOf(t, q))
 		// The handles still work once tokens are back.
 		time.Sleep(100 * time.Millisecond)
-		results, err = q.BatchDelete(handles[2:])
+		results, err = q.BatchDelete(t.Context(), handles[2:])
 		require.NoError(t, err)
 		assert.Len(t, results, 2)
 		assert.Equal(t, counts{}, countsOf(t, q))
@@ -211,18 +211,18 @@ func TestQPSDefaultLimit(t *testing.T) {
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
 		bodies := bodiesN(16)
 		for range 5000 / 16 {
-			_, err := q.BatchSend(bodies, 0)
+			_, err := q.BatchSend(t.Context(), bodies, 0)
 			require.NoError(t, err)
 		}
-		_, err := q.BatchSend(bodies[:5000%16], 0)
+		_, err := q.BatchSend(t.Context(), bodies[:5000%16], 0)
 		require.NoError(t, err)
-		_, err = q.Send("x", 0)
+		_, err = q.Send(t.Context(), "x", 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled, "5001st message in the same instant")
 		assert.Equal(t, counts{Active: 5000}, countsOf(t, q))
 		time.Sleep(time.Millisecond) // 5 tokens
-		_, err = q.BatchSend(bodies[:5], 0)
+		_, err = q.BatchSend(t.Context(), bodies[:5], 0)
 		require.NoError(t, err)
-		_, err = q.Send("x", 0)
+		_, err = q.Send(t.Context(), "x", 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
 	})
 }
@@ -236,7 +236,7 @@ func TestQPSZeroIsUnlimited(t *testing.T) {
 		bodies := bodiesN(16)
 		var handles []string
 		for i := 0; i < n; i += 16 {
-			_, err := q.BatchSend(bodies[:min(16, n-i)], 0)
+			_, err := q.BatchSend(t.Context(), bodies[:min(16, n-i)], 0)
 			require.NoError(t, err)
 		}
 		for i := 0; i < n; i += 16 {
@@ -248,7 +248,7 @@ func TestQPSZeroIsUnlimited(t *testing.T) {
 		}
 		require.Len(t, handles, n)
 		for i := 0; i < n; i += 16 {
-			_, err := q.BatchDelete(handles[i:min(i+16, n)])
+			_, err := q.BatchDelete(t.Context(), handles[i:min(i+16, n)])
 			require.NoError(t, err)
 		}
 		assertTime(t, start, time.Now(), "all in one instant")
@@ -262,14 +262,14 @@ func TestQPSBurstCoversBatch(t *testing.T) {
 		// bucket.
 		b := qpsBroker(t, 5)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
-		_, err := q.BatchSend(bodiesN(16), 0)
+		_, err := q.BatchSend(t.Context(), bodiesN(16), 0)
 		require.NoError(t, err)
-		_, err = q.Send("x", 0)
+		_, err = q.Send(t.Context(), "x", 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
 		time.Sleep(time.Second) // 5 tokens
-		_, err = q.BatchSend(bodiesN(6), 0)
+		_, err = q.BatchSend(t.Context(), bodiesN(6), 0)
 		assert.ErrorIs(t, err, cmq.ErrThrottled)
-		_, err = q.BatchSend(bodiesN(5), 0)
+		_, err = q.BatchSend(t.Context(), bodiesN(5), 0)
 		require.NoError(t, err)
 		assert.Equal(t, counts{Active: 21}, countsOf(t, q))
 	})
@@ -286,32 +286,32 @@ func TestQPSRefusedCallsCostNothing(t *testing.T) {
 		})))
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
 		full := newQueue(t, b, "full", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(1)})
-		_, err := full.Send("only", 0)
+		_, err := full.Send(t.Context(), "only", 0)
 		require.NoError(t, err)
 		ctx := t.Context()
 		for range 30 {
-			_, err = q.Send("", 0)
+			_, err = q.Send(ctx, "", 0)
 			require.ErrorIs(t, err, cmq.ErrEmptyMessage)
-			_, err = q.Send(strings.Repeat("x", 1025), 0)
+			_, err = q.Send(ctx, strings.Repeat("x", 1025), 0)
 			require.ErrorIs(t, err, cmq.ErrMessageTooLarge)
-			_, err = q.BatchSend([]string{"ok", strings.Repeat("x", 1025)}, 0)
+			_, err = q.BatchSend(ctx, []string{"ok", strings.Repeat("x", 1025)}, 0)
 			require.ErrorIs(t, err, cmq.ErrMessageTooLarge)
-			_, err = q.Send("x", time.Hour+time.Second)
+			_, err = q.Send(ctx, "x", time.Hour+time.Second)
 			require.ErrorIs(t, err, cmq.ErrOutOfRange)
-			_, err = full.BatchSend([]string{"a", "b"}, 0)
+			_, err = full.BatchSend(ctx, []string{"a", "b"}, 0)
 			require.ErrorIs(t, err, cmq.ErrHeapFull)
 			_, err = q.Receive(ctx, time.Minute)
 			require.ErrorIs(t, err, cmq.ErrOutOfRange)
 			_, err = q.BatchReceive(ctx, 17, 0)
 			require.ErrorIs(t, err, cmq.ErrBatchSize)
 		}
-		ids, err := q.BatchSend(bodiesN(16), 0)
+		ids, err := q.BatchSend(ctx, bodiesN(16), 0)
 		require.NoError(t, err)
 		for range 4 {
-			_, err = q.Send("x", 0)
+			_, err = q.Send(ctx, "x", 0)
 			require.NoError(t, err)
 		}
-		_, err = full.Send("x", 0) // a bucket per queue
+		_, err = full.Send(ctx, "x", 0) // a bucket per queue
 		require.ErrorIs(t, err, cmq.ErrHeapFull)
 		ms, err := q.BatchReceive(ctx, 16, 0)
 		require.NoError(t, err)

@@ -1,6 +1,7 @@
 package cmq
 
 import (
+	"context"
 	"math"
 	"slices"
 	"sync"
@@ -41,7 +42,7 @@ type Queue struct {
 	active, inactive, delayed, rewound int
 	horizon                            int64  // the instant the counts are for
 	nextPending                        int64  // no index entry has horizon < visibleAt < nextPending
-	liveSeq                            uint64 // no message below this seq is in the tree
+	liveSeq                            uint64 // no message below this seq is in the index
 	ttlSeq                             uint64 // messages below this seq were checked for time-to-live
 
 	sendLimit, recvLimit, delLimit *rate.Limiter // nil: no limit
@@ -223,8 +224,11 @@ type QueueInfo struct {
 }
 
 // Attributes returns the queue's attributes and exact counts.
-// Errors: [ErrQueueNotExist], [ErrClosed].
-func (q *Queue) Attributes() (QueueInfo, error) {
+// Errors: [ErrQueueNotExist], [ErrClosed], ctx.Err().
+func (q *Queue) Attributes(ctx context.Context) (QueueInfo, error) {
+	if err := q.enter(ctx); err != nil {
+		return QueueInfo{}, err
+	}
 	_, err := q.lock()
 	if err != nil {
 		return QueueInfo{}, err
@@ -275,12 +279,12 @@ func (q *Queue) oldestLive() *message {
 // Setting RewindPeriod to 0 drops the deleted messages kept for rewind.
 //
 // Errors: as for [Broker.CreateQueue], plus [ErrQueueNotExist].
-func (q *Queue) SetAttributes(a QueueAttributes) error {
+func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) error {
+	if err := q.enter(ctx); err != nil {
+		return err
+	}
 	// Bindings change under the broker's lock, taken before q.mu.
 	b := q.b
-	if b.closed.Load() {
-		return ErrClosed
-	}
 	b.mu.Lock()
 	now, err := q.lockHeld()
 	if err != nil {
@@ -322,12 +326,12 @@ func (q *Queue) SetAttributes(a QueueAttributes) error {
 // returns its id.
 //
 // Errors: [ErrEmptyMessage], [ErrMessageTooLarge], [ErrOutOfRange] for the
-// delay, [ErrHeapFull], [ErrThrottled], [ErrQueueNotExist], [ErrClosed].
-// A failed send enqueues nothing.
-func (q *Queue) Send(body string, delay time.Duration) (string, error) {
+// delay, [ErrHeapFull], [ErrThrottled], [ErrQueueNotExist], [ErrClosed],
+// ctx.Err(). A failed send enqueues nothing.
+func (q *Queue) Send(ctx context.Context, body string, delay time.Duration) (string, error) {
 	bodies, id := [1]string{body}, [1]string{}
 	ids := id[:]
-	if err := q.send(bodies[:], false, delay, &ids); err != nil {
+	if err := q.send(ctx, bodies[:], false, delay, &ids); err != nil {
 		return "", err
 	}
 	return id[0], nil
@@ -338,23 +342,23 @@ func (q *Queue) Send(body string, delay time.Duration) (string, error) {
 // body is rejected, or the batch does not fit, nothing is sent.
 //
 // Errors: as for Send, plus [ErrBatchSize] and [ErrBatchTooLarge].
-func (q *Queue) BatchSend(bodies []string, delay time.Duration) ([]string, error) {
+func (q *Queue) BatchSend(ctx context.Context, bodies []string, delay time.Duration) ([]string, error) {
 	var ids []string
-	if err := q.send(bodies, true, delay, &ids); err != nil {
+	if err := q.send(ctx, bodies, true, delay, &ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
 // send enqueues bodies (one, or a batch) and writes their ids to *ids,
-// which it allocates if it is nil. It checks every argument: after Close
-// nothing else matters, then the batch size, the delay and the bodies.
-func (q *Queue) send(bodies []string, batch bool, delay time.Duration, ids *[]string) error {
+// which it allocates if it is nil. After the entry check it checks every
+// argument: the batch size, the delay and the bodies.
+func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay time.Duration, ids *[]string) error {
+	if err := q.enter(ctx); err != nil {
+		return err
+	}
 	n := len(bodies)
 	l := &q.b.limits
-	if q.b.closed.Load() {
-		return ErrClosed
-	}
 	if batch && (n == 0 || n > l.BatchSize) {
 		return ErrBatchSize
 	}
@@ -424,8 +428,11 @@ func (q *Queue) send(bodies []string, batch bool, delay time.Duration, ids *[]st
 // retention ends.
 //
 // Errors: [ErrInvalidReceiptHandle], [ErrThrottled], [ErrQueueNotExist],
-// [ErrClosed].
-func (q *Queue) Delete(h string) error {
+// [ErrClosed], ctx.Err().
+func (q *Queue) Delete(ctx context.Context, h string) error {
+	if err := q.enter(ctx); err != nil {
+		return err
+	}
 	now, err := q.lock()
 	if err != nil {
 		return err
@@ -452,7 +459,7 @@ func (q *Queue) remove(m *message) {
 		return
 	}
 	q.drop(m)
-	// Nothing refers to m any more: the tree and the log let go of it, and
+	// Nothing refers to m any more: the index and the log let go of it, and
 	// its handle no longer finds it.
 	*m = message{}
 	messagePool.Put(m)
@@ -465,10 +472,10 @@ func (q *Queue) remove(m *message) {
 // [ErrBatchDeleteFailed] if all failed.
 //
 // Errors that fail the whole call, with nil results: [ErrBatchSize],
-// [ErrThrottled], [ErrQueueNotExist], [ErrClosed].
-func (q *Queue) BatchDelete(handles []string) ([]error, error) {
-	if q.b.closed.Load() {
-		return nil, ErrClosed
+// [ErrThrottled], [ErrQueueNotExist], [ErrClosed], ctx.Err().
+func (q *Queue) BatchDelete(ctx context.Context, handles []string) ([]error, error) {
+	if err := q.enter(ctx); err != nil {
+		return nil, err
 	}
 	if len(handles) == 0 || len(handles) > q.b.limits.BatchSize {
 		return nil, ErrBatchSize
@@ -506,8 +513,11 @@ func (q *Queue) BatchDelete(handles []string) ([]error, error) {
 
 // Purge drops every message of the queue, including those kept for rewind.
 // It is an extension: CMQ's API has no such action.
-// Errors: [ErrQueueNotExist], [ErrClosed].
-func (q *Queue) Purge() error {
+// Errors: [ErrQueueNotExist], [ErrClosed], ctx.Err().
+func (q *Queue) Purge(ctx context.Context) error {
+	if err := q.enter(ctx); err != nil {
+		return err
+	}
 	if _, err := q.lock(); err != nil {
 		return err
 	}

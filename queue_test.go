@@ -37,8 +37,8 @@ func TestSendDelayRange(t *testing.T) {
 				b := newBroker(t)
 				q := newQueue(t, b, "q", cmq.QueueAttributes{})
 				t0 := time.Now()
-				id, err := q.Send("x", tt.delay)
-				ids, berr := q.BatchSend([]string{"y", "z"}, tt.delay)
+				id, err := q.Send(t.Context(), "x", tt.delay)
+				ids, berr := q.BatchSend(t.Context(), []string{"y", "z"}, tt.delay)
 				if !tt.ok {
 					assert.ErrorIs(t, err, cmq.ErrOutOfRange)
 					assert.EqualError(t, err, "cmq: parameter delaySeconds value or length is out of range (code 4000, module 10350)")
@@ -90,7 +90,7 @@ func TestSendBodySize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := countsOf(t, q)
-			id, err := q.Send(tt.body, 0)
+			id, err := q.Send(t.Context(), tt.body, 0)
 			if tt.wantErr == nil {
 				require.NoError(t, err)
 				assert.NotEmpty(t, id)
@@ -102,7 +102,7 @@ func TestSendBodySize(t *testing.T) {
 			assert.Equal(t, before, countsOf(t, q), "nothing enqueued")
 
 			// In a batch, the one bad body fails the whole batch.
-			ids, err := q.BatchSend([]string{"ok", tt.body, "ok"}, 0)
+			ids, err := q.BatchSend(t.Context(), []string{"ok", tt.body, "ok"}, 0)
 			assert.ErrorIs(t, err, tt.wantErr)
 			assert.Nil(t, ids)
 			assert.Equal(t, before, countsOf(t, q), "nothing of the batch enqueued")
@@ -123,18 +123,18 @@ func TestBatchSendSize(t *testing.T) {
 		return out
 	}
 	for _, n := range []int{0, 17, 100} {
-		ids, err := q.BatchSend(bodies(n), 0)
+		ids, err := q.BatchSend(t.Context(), bodies(n), 0)
 		assert.ErrorIs(t, err, cmq.ErrBatchSize, n)
 		assertCode(t, err, 4000, 10370)
 		assert.Nil(t, ids)
 	}
-	ids, err := q.BatchSend(nil, 0)
+	ids, err := q.BatchSend(t.Context(), nil, 0)
 	assert.ErrorIs(t, err, cmq.ErrBatchSize)
 	assert.Nil(t, ids)
 	assert.Equal(t, counts{}, countsOf(t, q))
 
 	for _, n := range []int{1, 16} {
-		ids, err := q.BatchSend(bodies(n), 0)
+		ids, err := q.BatchSend(t.Context(), bodies(n), 0)
 		require.NoError(t, err, n)
 		assert.Len(t, ids, n)
 	}
@@ -146,24 +146,24 @@ func TestBatchSendTotalBytes(t *testing.T) {
 	q := newQueue(t, b, "q", cmq.QueueAttributes{MaxMsgSize: cmq.Ptr(1 << 20)})
 	half := strings.Repeat("h", 512<<10)
 	// One body of 1 MiB passes alone and in a batch of one.
-	_, err := q.Send(half+half, 0)
+	_, err := q.Send(t.Context(), half+half, 0)
 	require.NoError(t, err)
-	_, err = q.BatchSend([]string{half + half}, 0)
+	_, err = q.BatchSend(t.Context(), []string{half + half}, 0)
 	require.NoError(t, err)
 	// Exactly 1 MiB in total passes.
-	_, err = q.BatchSend([]string{half, half}, 0)
+	_, err = q.BatchSend(t.Context(), []string{half, half}, 0)
 	require.NoError(t, err)
 	require.Equal(t, counts{Active: 4}, countsOf(t, q))
 
 	// One byte more fails, although each body fits.
-	ids, err := q.BatchSend([]string{half, half, "x"}, 0)
+	ids, err := q.BatchSend(t.Context(), []string{half, half, "x"}, 0)
 	assert.ErrorIs(t, err, cmq.ErrBatchTooLarge)
 	assertCode(t, err, 4470, 10300)
 	assert.Nil(t, ids)
 	// Multi-byte runes count as bytes: 2 × 262,144 runes of 2 bytes = 1 MiB,
 	// plus one more rune.
 	r := strings.Repeat("é", 256<<10)
-	ids, err = q.BatchSend([]string{r, r, "é"}, 0)
+	ids, err = q.BatchSend(t.Context(), []string{r, r, "é"}, 0)
 	assert.ErrorIs(t, err, cmq.ErrBatchTooLarge)
 	assert.Nil(t, ids)
 	assert.Equal(t, counts{Active: 4}, countsOf(t, q), "nothing of a refused batch enqueued")
@@ -175,14 +175,14 @@ func TestBatchBytesFromLimits(t *testing.T) {
 		l.MsgSize = cmq.Range[int]{Min: 1, Max: 100, Default: 100}
 	})))
 	q := newQueue(t, b, "q", cmq.QueueAttributes{})
-	_, err := q.BatchSend([]string{"12345", "12345"}, 0)
+	_, err := q.BatchSend(t.Context(), []string{"12345", "12345"}, 0)
 	require.NoError(t, err)
-	_, err = q.BatchSend([]string{"12345", "123456"}, 0)
+	_, err = q.BatchSend(t.Context(), []string{"12345", "123456"}, 0)
 	assert.ErrorIs(t, err, cmq.ErrBatchTooLarge)
 	assert.EqualError(t, err, "cmq: total message size exceed 10 bytes (code 4470, module 10300)")
-	_, err = q.BatchSend([]string{"12345678901"}, 0)
+	_, err = q.BatchSend(t.Context(), []string{"12345678901"}, 0)
 	assert.ErrorIs(t, err, cmq.ErrBatchTooLarge, "a batch of one")
-	_, err = q.Send("12345678901", 0)
+	_, err = q.Send(t.Context(), "12345678901", 0)
 	require.NoError(t, err, "BatchBytes does not apply to a single send")
 	assert.Equal(t, counts{Active: 3}, countsOf(t, q))
 }
@@ -196,7 +196,7 @@ func TestLongestDurations(t *testing.T) {
 			l.Delay.Max, l.PollingWait.Max = cmq.MaxDuration, cmq.MaxDuration
 		})))
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
-		_, err := q.Send("x", cmq.MaxDuration)
+		_, err := q.Send(t.Context(), "x", cmq.MaxDuration)
 		require.NoError(t, err)
 		assert.Equal(t, counts{Delayed: 1}, countsOf(t, q))
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
@@ -214,38 +214,38 @@ func TestHeapFull(t *testing.T) {
 		})))
 		q := newQueue(t, b, "q", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(10)})
 		// 10 messages in three states: 4 active, 3 delayed, 3 inactive.
-		_, err := q.BatchSend([]string{"1", "2", "3", "4", "5", "6", "7"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"1", "2", "3", "4", "5", "6", "7"}, 0)
 		require.NoError(t, err)
-		_, err = q.BatchSend([]string{"8", "9", "10"}, time.Minute)
+		_, err = q.BatchSend(t.Context(), []string{"8", "9", "10"}, time.Minute)
 		require.NoError(t, err)
 		got, err := q.BatchReceive(t.Context(), 3, 0)
 		require.NoError(t, err)
 		require.Len(t, got, 3)
 		require.Equal(t, counts{Active: 4, Inactive: 3, Delayed: 3}, countsOf(t, q))
 
-		id, err := q.Send("11", 0)
+		id, err := q.Send(t.Context(), "11", 0)
 		assert.ErrorIs(t, err, cmq.ErrHeapFull)
 		assertCode(t, err, 4410, 10240)
 		assert.Empty(t, id)
-		_, err = q.Send("11", time.Second)
+		_, err = q.Send(t.Context(), "11", time.Second)
 		assert.ErrorIs(t, err, cmq.ErrHeapFull)
-		require.NoError(t, q.Delete(got[0].ReceiptHandle))
+		require.NoError(t, q.Delete(t.Context(), got[0].ReceiptHandle))
 		// One slot free: a batch of two is refused whole, a batch of one fits.
-		ids, err := q.BatchSend([]string{"a", "b"}, 0)
+		ids, err := q.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		assert.ErrorIs(t, err, cmq.ErrHeapFull)
 		assert.Nil(t, ids)
 		assert.Equal(t, counts{Active: 4, Inactive: 2, Delayed: 3}, countsOf(t, q))
-		_, err = q.BatchSend([]string{"a"}, 0)
+		_, err = q.BatchSend(t.Context(), []string{"a"}, 0)
 		require.NoError(t, err)
 		assert.Equal(t, counts{Active: 5, Inactive: 2, Delayed: 3}, countsOf(t, q))
-		_, err = q.Send("b", 0)
+		_, err = q.Send(t.Context(), "b", 0)
 		assert.ErrorIs(t, err, cmq.ErrHeapFull)
 
 		// Raising the cap makes room at once.
-		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(11)}))
-		_, err = q.Send("b", 0)
+		require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(11)}))
+		_, err = q.Send(t.Context(), "b", 0)
 		require.NoError(t, err)
-		_, err = q.Send("c", 0)
+		_, err = q.Send(t.Context(), "c", 0)
 		assert.ErrorIs(t, err, cmq.ErrHeapFull)
 	})
 }
@@ -262,11 +262,11 @@ func TestSendIDsUniqueAndInOrder(t *testing.T) {
 			for i := range bodies {
 				bodies[i] = fmt.Sprintf("r%d-%02d", round, i)
 			}
-			ids1, err := q1.BatchSend(bodies, 0)
+			ids1, err := q1.BatchSend(t.Context(), bodies, 0)
 			require.NoError(t, err)
-			ids2, err := q2.BatchSend(bodies, 0)
+			ids2, err := q2.BatchSend(t.Context(), bodies, 0)
 			require.NoError(t, err)
-			id, err := q1.Send(fmt.Sprintf("r%d-single", round), 0)
+			id, err := q1.Send(t.Context(), fmt.Sprintf("r%d-single", round), 0)
 			require.NoError(t, err)
 			require.Len(t, ids1, 16)
 			require.Len(t, ids2, 16)
@@ -296,9 +296,9 @@ func TestSendIDsUniqueAndInOrder(t *testing.T) {
 		assert.Equal(t, want, got)
 
 		// A queue re-created under the same name hands out new ids.
-		require.NoError(t, b.DeleteQueue("two"))
+		require.NoError(t, b.DeleteQueue(t.Context(), "two"))
 		q3 := newQueue(t, b, "two", cmq.QueueAttributes{})
-		id, err := q3.Send("x", 0)
+		id, err := q3.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
 		assert.False(t, seen[id], "id %s reused", id)
 	})
@@ -310,7 +310,7 @@ func TestDeleteOnlyLatestHandle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(10 * time.Second)})
-		_, err := q.Send("x", 0)
+		_, err := q.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
 		m1, err := q.Receive(t.Context(), 0)
 		require.NoError(t, err)
@@ -321,14 +321,14 @@ func TestDeleteOnlyLatestHandle(t *testing.T) {
 		assert.NotEqual(t, m1.ReceiptHandle, m2.ReceiptHandle)
 		assert.Equal(t, 2, m2.DequeueCount)
 
-		err = q.Delete(m1.ReceiptHandle)
+		err = q.Delete(t.Context(), m1.ReceiptHandle)
 		assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle, "an older receive's handle")
 		assertCode(t, err, 4430, 10260)
 		assert.Equal(t, counts{Inactive: 1}, countsOf(t, q))
-		require.NoError(t, q.Delete(m2.ReceiptHandle))
+		require.NoError(t, q.Delete(t.Context(), m2.ReceiptHandle))
 		assert.Equal(t, counts{}, countsOf(t, q))
-		assert.ErrorIs(t, q.Delete(m2.ReceiptHandle), cmq.ErrInvalidReceiptHandle, "double delete")
-		assert.ErrorIs(t, q.Delete(m1.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		assert.ErrorIs(t, q.Delete(t.Context(), m2.ReceiptHandle), cmq.ErrInvalidReceiptHandle, "double delete")
+		assert.ErrorIs(t, q.Delete(t.Context(), m1.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
 	})
 }
 
@@ -336,7 +336,7 @@ func TestDeleteHandleExpiresAtNextVisibleTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(10 * time.Second)})
-		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		require.NoError(t, err)
 		ms, err := q.BatchReceive(t.Context(), 2, 0)
 		require.NoError(t, err)
@@ -344,12 +344,12 @@ func TestDeleteHandleExpiresAtNextVisibleTime(t *testing.T) {
 
 		// One nanosecond before the next visible time the handle works.
 		time.Sleep(10*time.Second - 1)
-		require.NoError(t, q.Delete(ms[0].ReceiptHandle))
+		require.NoError(t, q.Delete(t.Context(), ms[0].ReceiptHandle))
 		// At the next visible time it does not, although nobody received the
 		// message again.
 		time.Sleep(1)
 		assertTime(t, time.Now(), ms[1].NextVisibleTime)
-		assert.ErrorIs(t, q.Delete(ms[1].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		assert.ErrorIs(t, q.Delete(t.Context(), ms[1].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
 		assert.Equal(t, counts{Active: 1}, countsOf(t, q))
 		m, err := q.Receive(t.Context(), 0)
 		require.NoError(t, err)
@@ -363,9 +363,9 @@ func TestDeleteMalformedHandles(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
 		other := newQueue(t, b, "other", cmq.QueueAttributes{})
-		_, err := q.Send("x", 0)
+		_, err := q.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
-		_, err = other.Send("y", 0)
+		_, err = other.Send(t.Context(), "y", 0)
 		require.NoError(t, err)
 		m, err := q.Receive(t.Context(), 0)
 		require.NoError(t, err)
@@ -404,18 +404,39 @@ func TestDeleteMalformedHandles(t *testing.T) {
 			if tt.handle == h {
 				continue // an upper-case handle without letters
 			}
-			err := q.Delete(tt.handle)
+			err := q.Delete(t.Context(), tt.handle)
 			assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle, tt.name)
-			results, err := q.BatchDelete([]string{tt.handle})
+			results, err := q.BatchDelete(t.Context(), []string{tt.handle})
 			assert.ErrorIs(t, err, cmq.ErrBatchDeleteFailed, tt.name)
 			assert.Len(t, results, 1)
-			_, err = q.ChangeVisibility(tt.handle, time.Second)
+			_, err = q.ChangeVisibility(t.Context(), tt.handle, time.Second)
 			assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle, tt.name)
 		}
 		assert.Equal(t, counts{Inactive: 1}, countsOf(t, q), "nothing deleted")
 		assert.Equal(t, counts{Inactive: 1}, countsOf(t, other), "nothing deleted")
-		require.NoError(t, q.Delete(h))
-		require.NoError(t, other.Delete(om.ReceiptHandle))
+		require.NoError(t, q.Delete(t.Context(), h))
+		require.NoError(t, other.Delete(t.Context(), om.ReceiptHandle))
+	})
+}
+
+// Ids and receipt handles are both strings, and a mix-up is caught at
+// once: an id always contains '-', a handle is 32 hexadecimal digits, so
+// deleting by id fails with ErrInvalidReceiptHandle and deletes nothing.
+func TestDeleteByMessageIDFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBroker(t)
+		q := newQueue(t, b, "q", cmq.QueueAttributes{})
+		_, err := q.Send(t.Context(), "x", 0)
+		require.NoError(t, err)
+		m, err := q.Receive(t.Context(), 0)
+		require.NoError(t, err)
+		assert.Contains(t, m.ID, "-")
+		assert.Regexp(t, `^[0-9a-f]{32}$`, m.ReceiptHandle)
+
+		assert.ErrorIs(t, q.Delete(t.Context(), m.ID), cmq.ErrInvalidReceiptHandle)
+		assert.ErrorIs(t, b.Service().DeleteMessage(t.Context(), "q", m.ID), cmq.ErrInvalidReceiptHandle)
+		assert.Equal(t, counts{Inactive: 1}, countsOf(t, q), "nothing deleted")
+		require.NoError(t, q.Delete(t.Context(), m.ReceiptHandle))
 	})
 }
 
@@ -423,7 +444,7 @@ func TestBatchDelete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
-		_, err := q.BatchSend([]string{"a", "b", "c", "d", "e", "f"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b", "c", "d", "e", "f"}, 0)
 		require.NoError(t, err)
 		ms, err := q.BatchReceive(t.Context(), 6, 0)
 		require.NoError(t, err)
@@ -436,24 +457,24 @@ func TestBatchDelete(t *testing.T) {
 			for i := range handles {
 				handles[i] = h(0)
 			}
-			results, err := q.BatchDelete(handles)
+			results, err := q.BatchDelete(t.Context(), handles)
 			assert.ErrorIs(t, err, cmq.ErrBatchSize, n)
 			assert.Nil(t, results)
 		}
-		results, err := q.BatchDelete(nil)
+		results, err := q.BatchDelete(t.Context(), nil)
 		assert.ErrorIs(t, err, cmq.ErrBatchSize)
 		assert.Nil(t, results)
 		require.Equal(t, counts{Inactive: 6}, countsOf(t, q))
 
 		// All valid.
-		results, err = q.BatchDelete([]string{h(0), h(1)})
+		results, err = q.BatchDelete(t.Context(), []string{h(0), h(1)})
 		require.NoError(t, err)
 		assert.Equal(t, []error{nil, nil}, results)
 		assert.Equal(t, counts{Inactive: 4}, countsOf(t, q))
 
 		// Partial: every valid handle is deleted, each bad one reported in
 		// place; a handle given twice fails the second time.
-		results, err = q.BatchDelete([]string{h(2), "bad", h(0), h(3), h(2)})
+		results, err = q.BatchDelete(t.Context(), []string{h(2), "bad", h(0), h(3), h(2)})
 		assert.ErrorIs(t, err, cmq.ErrBatchDeletePartial)
 		assertCode(t, err, 6010, 10150)
 		require.Len(t, results, 5)
@@ -465,7 +486,7 @@ func TestBatchDelete(t *testing.T) {
 		assert.Equal(t, counts{Inactive: 2}, countsOf(t, q))
 
 		// All failed.
-		results, err = q.BatchDelete([]string{h(0), "", h(3)})
+		results, err = q.BatchDelete(t.Context(), []string{h(0), "", h(3)})
 		assert.ErrorIs(t, err, cmq.ErrBatchDeleteFailed)
 		assertCode(t, err, 6020, 10290)
 		require.Len(t, results, 3)
@@ -476,7 +497,7 @@ func TestBatchDelete(t *testing.T) {
 
 		// A full batch of 16 works; handles of expired receives fail.
 		time.Sleep(30 * time.Second)
-		results, err = q.BatchDelete([]string{h(4), h(5)})
+		results, err = q.BatchDelete(t.Context(), []string{h(4), h(5)})
 		assert.ErrorIs(t, err, cmq.ErrBatchDeleteFailed, "past the next visible time")
 		assert.Len(t, results, 2)
 		assert.Equal(t, counts{Active: 2}, countsOf(t, q))
@@ -484,7 +505,7 @@ func TestBatchDelete(t *testing.T) {
 		for i := range bodies {
 			bodies[i] = fmt.Sprint(i)
 		}
-		_, err = q.BatchSend(bodies, 0)
+		_, err = q.BatchSend(t.Context(), bodies, 0)
 		require.NoError(t, err)
 		ms, err = q.BatchReceive(t.Context(), 16, 0)
 		require.NoError(t, err)
@@ -493,7 +514,7 @@ func TestBatchDelete(t *testing.T) {
 		for i, m := range ms {
 			handles[i] = m.ReceiptHandle
 		}
-		results, err = q.BatchDelete(handles)
+		results, err = q.BatchDelete(t.Context(), handles)
 		require.NoError(t, err)
 		assert.Equal(t, make([]error, 16), results)
 		assert.Equal(t, counts{}, countsOf(t, q))
@@ -510,31 +531,31 @@ func TestRetentionEveryState(t *testing.T) {
 			VisibilityTimeout: cmq.Ptr(time.Hour),
 		})
 		t0 := time.Now()
-		_, err := q.BatchSend([]string{"inactive", "active"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"inactive", "active"}, 0)
 		require.NoError(t, err)
-		_, err = q.Send("delayed", time.Hour)
+		_, err = q.Send(t.Context(), "delayed", time.Hour)
 		require.NoError(t, err)
 		m, err := q.Receive(t.Context(), 0)
 		require.NoError(t, err)
 		require.Equal(t, "inactive", m.Body)
 		time.Sleep(time.Second)
-		_, err = q.Send("young", 0)
+		_, err = q.Send(t.Context(), "young", 0)
 		require.NoError(t, err)
 
 		// One nanosecond before the retention ends, all are there.
 		time.Sleep(59*time.Second - 1)
 		assert.Equal(t, counts{Active: 2, Inactive: 1, Delayed: 1}, countsOf(t, q))
-		info, err := q.Attributes()
+		info, err := q.Attributes(t.Context())
 		require.NoError(t, err)
 		assertTime(t, t0, info.MinMsgTime)
 
 		// At 60 s the three sent at t0 are gone, in every state.
 		time.Sleep(1)
 		assert.Equal(t, counts{Active: 1}, countsOf(t, q))
-		info, err = q.Attributes()
+		info, err = q.Attributes(t.Context())
 		require.NoError(t, err)
 		assertTime(t, t0.Add(time.Second), info.MinMsgTime)
-		assert.ErrorIs(t, q.Delete(m.ReceiptHandle), cmq.ErrInvalidReceiptHandle, "an expired message cannot be deleted")
+		assert.ErrorIs(t, q.Delete(t.Context(), m.ReceiptHandle), cmq.ErrInvalidReceiptHandle, "an expired message cannot be deleted")
 		got, err := q.BatchReceive(t.Context(), 16, 0)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
@@ -545,7 +566,7 @@ func TestRetentionEveryState(t *testing.T) {
 		assert.Equal(t, counts{}, countsOf(t, q))
 		_, err = q.Receive(t.Context(), 0)
 		assert.ErrorIs(t, err, cmq.ErrNoMessage)
-		info, err = q.Attributes()
+		info, err = q.Attributes(t.Context())
 		require.NoError(t, err)
 		assert.True(t, info.MinMsgTime.IsZero())
 	})
@@ -557,12 +578,12 @@ func TestRetentionFreesHeap(t *testing.T) {
 			l.MsgHeapNum = cmq.Range[int]{Min: 1, Max: 100, Default: 100}
 		})))
 		q := newQueue(t, b, "q", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(2), MsgRetention: cmq.Ptr(time.Minute)})
-		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		require.NoError(t, err)
-		_, err = q.Send("c", 0)
+		_, err = q.Send(t.Context(), "c", 0)
 		assert.ErrorIs(t, err, cmq.ErrHeapFull)
 		time.Sleep(time.Minute)
-		_, err = q.BatchSend([]string{"c", "d"}, 0)
+		_, err = q.BatchSend(t.Context(), []string{"c", "d"}, 0)
 		require.NoError(t, err)
 	})
 }
@@ -571,13 +592,13 @@ func TestRetentionShortenedBySetAttributes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
-		_, err := q.Send("old", 0)
+		_, err := q.Send(t.Context(), "old", 0)
 		require.NoError(t, err)
 		time.Sleep(90 * time.Second)
-		_, err = q.Send("new", 0)
+		_, err = q.Send(t.Context(), "new", 0)
 		require.NoError(t, err)
 		require.Equal(t, counts{Active: 2}, countsOf(t, q))
-		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Minute)}))
+		require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Minute)}))
 		assert.Equal(t, counts{Active: 1}, countsOf(t, q))
 		m, err := q.Receive(t.Context(), 0)
 		require.NoError(t, err)
@@ -592,16 +613,16 @@ func TestSameInstantMessagesSurvive(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(5 * time.Second)})
 		t0 := time.Now()
-		id1, err := q.Send("first", 0)
+		id1, err := q.Send(t.Context(), "first", 0)
 		require.NoError(t, err)
-		id2, err := q.Send("second", 0)
+		id2, err := q.Send(t.Context(), "second", 0)
 		require.NoError(t, err)
-		ids, err := q.BatchSend([]string{"third", "fourth"}, 0)
+		ids, err := q.BatchSend(t.Context(), []string{"third", "fourth"}, 0)
 		require.NoError(t, err)
 		// Two delayed ones that become visible at the same instant, too.
-		_, err = q.Send("fifth", time.Second)
+		_, err = q.Send(t.Context(), "fifth", time.Second)
 		require.NoError(t, err)
-		_, err = q.Send("sixth", time.Second)
+		_, err = q.Send(t.Context(), "sixth", time.Second)
 		require.NoError(t, err)
 		assertTime(t, t0, time.Now(), "all sent at the same instant")
 		assert.Equal(t, counts{Active: 4, Delayed: 2}, countsOf(t, q))
@@ -770,7 +791,7 @@ func runRecount(t *testing.T, seed uint64, steps int) {
 		switch op := rng.IntN(10); op {
 		case 0, 1: // send
 			body, delay := newBody(), delays[rng.IntN(len(delays))]
-			id, err := q.Send(body, delay)
+			id, err := q.Send(ctx, body, delay)
 			require.NoError(t, err)
 			send([]string{body}, delay, []string{id})
 		case 2: // batch send
@@ -779,7 +800,7 @@ func runRecount(t *testing.T, seed uint64, steps int) {
 				bodies[i] = newBody()
 			}
 			delay := delays[rng.IntN(len(delays))]
-			ids, err := q.BatchSend(bodies, delay)
+			ids, err := q.BatchSend(ctx, bodies, delay)
 			require.NoError(t, err)
 			send(bodies, delay, ids)
 		case 3, 4: // receive
@@ -806,7 +827,7 @@ func runRecount(t *testing.T, seed uint64, steps int) {
 			}
 		case 6: // delete
 			m, h := pickHandle()
-			err := q.Delete(h)
+			err := q.Delete(ctx, h)
 			if m != nil && md.delete(now, m, h) {
 				require.NoError(t, err, "step %d", step)
 			} else {
@@ -822,7 +843,7 @@ func runRecount(t *testing.T, seed uint64, steps int) {
 				handles = append(handles, h)
 				want = append(want, m != nil && md.delete(now, m, h))
 			}
-			results, err := q.BatchDelete(handles)
+			results, err := q.BatchDelete(ctx, handles)
 			require.Len(t, results, n)
 			okN := 0
 			for i, ok := range want {
@@ -853,7 +874,7 @@ func runRecount(t *testing.T, seed uint64, steps int) {
 		}
 
 		now = time.Now()
-		info, err := q.Attributes()
+		info, err := q.Attributes(ctx)
 		require.NoError(t, err)
 		require.Equal(t, md.counts(now), counts{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum, info.RewindMsgNum}, "step %d", step)
 		want := md.minMsgTime(now)

@@ -28,25 +28,25 @@ func newReceiptFixture(t *testing.T) receiptFixture {
 	require.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
 	mk := func(name string) *cmq.Queue {
-		q, err := b.CreateQueue(name, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(10 * time.Second)})
+		q, err := b.CreateQueue(t.Context(), name, cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(10 * time.Second)})
 		require.NoError(t, err)
 		return q
 	}
 	var f receiptFixture
 	f.q, f.other = mk("receipts"), mk("other")
-	_, err = f.q.BatchSend([]string{"one", "two"}, 0)
+	_, err = f.q.BatchSend(t.Context(), []string{"one", "two"}, 0)
 	require.NoError(t, err)
 	first, err := f.q.Receive(t.Context(), 0)
 	require.NoError(t, err)
 	require.Equal(t, "one", first.Body)
 	f.old = first.ReceiptHandle
-	_, err = f.q.ChangeVisibility(f.old, 0) // visible again: the next receive gets it
+	_, err = f.q.ChangeVisibility(t.Context(), f.old, 0) // visible again: the next receive gets it
 	require.NoError(t, err)
 	again, err := f.q.Receive(t.Context(), 0)
 	require.NoError(t, err)
 	require.Equal(t, "one", again.Body)
 	f.valid = again.ReceiptHandle
-	_, err = f.other.Send("one", 0)
+	_, err = f.other.Send(t.Context(), "one", 0)
 	require.NoError(t, err)
 	foreign, err := f.other.Receive(t.Context(), 0)
 	require.NoError(t, err)
@@ -56,7 +56,7 @@ func newReceiptFixture(t *testing.T) receiptFixture {
 
 // receiptCounts returns the active, inactive, delayed and rewind counts of q.
 func receiptCounts(t *testing.T, q *cmq.Queue) []int {
-	info, err := q.Attributes()
+	info, err := q.Attributes(t.Context())
 	require.NoError(t, err)
 	return []int{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum, info.RewindMsgNum}
 }
@@ -76,8 +76,8 @@ func TestReceiptHandleForgery(t *testing.T) {
 
 		refuse := func(h, what string) {
 			t.Helper()
-			assert.ErrorIs(t, f.q.Delete(h), cmq.ErrInvalidReceiptHandle, "Delete %s %q", what, h)
-			_, err := f.q.ChangeVisibility(h, time.Second)
+			assert.ErrorIs(t, f.q.Delete(t.Context(), h), cmq.ErrInvalidReceiptHandle, "Delete %s %q", what, h)
+			_, err := f.q.ChangeVisibility(t.Context(), h, time.Second)
 			assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle, "ChangeVisibility %s %q", what, h)
 		}
 		refuse(f.foreign, "another queue's handle (same sequence number)")
@@ -94,7 +94,7 @@ func TestReceiptHandleForgery(t *testing.T) {
 					continue
 				}
 				h := f.valid[:i] + string([]byte{byte(c)}) + f.valid[i+1:]
-				if assert.ErrorIs(t, f.q.Delete(h), cmq.ErrInvalidReceiptHandle, "position %d byte %#x", i, c) {
+				if assert.ErrorIs(t, f.q.Delete(t.Context(), h), cmq.ErrInvalidReceiptHandle, "position %d byte %#x", i, c) {
 					changes++
 				}
 			}
@@ -106,20 +106,20 @@ func TestReceiptHandleForgery(t *testing.T) {
 		two, err := f.q.Receive(t.Context(), 0)
 		require.NoError(t, err)
 		require.Equal(t, "two", two.Body)
-		require.NoError(t, f.q.Delete(two.ReceiptHandle))
+		require.NoError(t, f.q.Delete(t.Context(), two.ReceiptHandle))
 		assert.Equal(t, []int{0, 1, 0, 0}, receiptCounts(t, f.q))
 
 		// The valid handle works once.
-		require.NoError(t, f.q.Delete(f.valid))
+		require.NoError(t, f.q.Delete(t.Context(), f.valid))
 		refuse(f.valid, "a used handle")
 		assert.Equal(t, []int{0, 0, 0, 0}, receiptCounts(t, f.q))
 
 		// A handle stops working at its message's next visible time.
 		time.Sleep(10*time.Second - 1)
-		_, err = f.other.ChangeVisibility(f.foreign, 1)
+		_, err = f.other.ChangeVisibility(t.Context(), f.foreign, 1)
 		require.NoError(t, err, "valid 1 ns before the next visible time")
 		time.Sleep(1)
-		assert.ErrorIs(t, f.other.Delete(f.foreign), cmq.ErrInvalidReceiptHandle, "at the next visible time")
+		assert.ErrorIs(t, f.other.Delete(t.Context(), f.foreign), cmq.ErrInvalidReceiptHandle, "at the next visible time")
 	})
 }
 
@@ -167,18 +167,18 @@ func FuzzReceiptHandle(f *testing.F) {
 			before := receiptCounts(t, fx.q)
 			var err error
 			if mode&4 == 0 {
-				err = fx.q.Delete(h)
+				err = fx.q.Delete(t.Context(), h)
 			} else {
-				_, err = fx.q.ChangeVisibility(h, time.Second)
+				_, err = fx.q.ChangeVisibility(t.Context(), h, time.Second)
 			}
 			if h == fx.valid {
 				require.NoError(t, err)
 				return
 			}
 			require.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle, "handle %q", h)
-			require.ErrorIs(t, fx.other.Delete(h), cmq.ErrInvalidReceiptHandle, "handle %q on the other queue", h)
+			require.ErrorIs(t, fx.other.Delete(t.Context(), h), cmq.ErrInvalidReceiptHandle, "handle %q on the other queue", h)
 			require.Equal(t, before, receiptCounts(t, fx.q))
-			require.NoError(t, fx.q.Delete(fx.valid), "the valid handle after %q", h)
+			require.NoError(t, fx.q.Delete(t.Context(), fx.valid), "the valid handle after %q", h)
 		})
 	})
 }

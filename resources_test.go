@@ -58,7 +58,7 @@ func TestResourcesHeapFullRefuses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const capacity = 1000
 		b := resourceBroker(t)
-		q, err := b.CreateQueue("full", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(capacity)})
+		q, err := b.CreateQueue(t.Context(), "full", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(capacity)})
 		require.NoError(t, err)
 		body := strings.Repeat("x", 100)
 		batch := make([]string, 16)
@@ -66,24 +66,24 @@ func TestResourcesHeapFullRefuses(t *testing.T) {
 			batch[i] = body
 		}
 		for range capacity / 10 {
-			_, err := q.BatchSend(batch[:10], 0)
+			_, err := q.BatchSend(t.Context(), batch[:10], 0)
 			require.NoError(t, err)
 		}
 		before := heapAlloc()
 		refused := 0
 		for i := range 20_000 {
-			_, err := q.Send(fmt.Sprintf("%s%d", body, i), 0)
+			_, err := q.Send(t.Context(), fmt.Sprintf("%s%d", body, i), 0)
 			if errors.Is(err, cmq.ErrHeapFull) {
 				refused++
 			}
-			_, err = q.BatchSend(batch, time.Duration(i%5)*time.Second)
+			_, err = q.BatchSend(t.Context(), batch, time.Duration(i%5)*time.Second)
 			if errors.Is(err, cmq.ErrHeapFull) {
 				refused++
 			}
 		}
 		after := heapAlloc()
 		assert.Equal(t, 40_000, refused)
-		info, err := q.Attributes()
+		info, err := q.Attributes(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, capacity, info.ActiveMsgNum)
 		assert.Equal(t, 0, info.DelayMsgNum)
@@ -101,13 +101,13 @@ func TestResourcesMemoryFollowsRetained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const passes = 200_000
 		b := resourceBroker(t)
-		q, err := b.CreateQueue("busy", cmq.QueueAttributes{
+		q, err := b.CreateQueue(t.Context(), "busy", cmq.QueueAttributes{
 			VisibilityTimeout: cmq.Ptr(12 * time.Hour),
 			MaxMsgHeapNum:     cmq.Ptr(1000),
 		})
 		require.NoError(t, err)
 		ctx := t.Context()
-		_, err = q.Send("stuck", 0)
+		_, err = q.Send(ctx, "stuck", 0)
 		require.NoError(t, err)
 		stuck, err := q.Receive(ctx, 0)
 		require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestResourcesMemoryFollowsRetained(t *testing.T) {
 		}
 		handles := make([]string, 16)
 		cycle := func() {
-			_, err := q.BatchSend(batch, 0)
+			_, err := q.BatchSend(ctx, batch, 0)
 			require.NoError(t, err)
 			ms, err := q.BatchReceive(ctx, 16, 0)
 			require.NoError(t, err)
@@ -126,7 +126,7 @@ func TestResourcesMemoryFollowsRetained(t *testing.T) {
 			for i, m := range ms {
 				handles[i] = m.ReceiptHandle
 			}
-			_, err = q.BatchDelete(handles)
+			_, err = q.BatchDelete(ctx, handles)
 			require.NoError(t, err)
 		}
 		for range 1000 / 16 { // warm up: reach the steady state's size
@@ -141,10 +141,10 @@ func TestResourcesMemoryFollowsRetained(t *testing.T) {
 		t.Logf("heap before %d, after %d messages passed %d (growth %d bytes)", before, passes, after, growth)
 		assert.Less(t, growth, int64(512<<10), "memory grew with messages that passed through, not with messages retained")
 
-		info, err := q.Attributes()
+		info, err := q.Attributes(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, []int{0, 1, 0}, []int{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum})
-		assert.NoError(t, q.Delete(stuck.ReceiptHandle), "the old message's handle still works")
+		assert.NoError(t, q.Delete(ctx, stuck.ReceiptHandle), "the old message's handle still works")
 	})
 }
 
@@ -160,9 +160,9 @@ func TestResourcesNoGoroutineAfterClose(t *testing.T) {
 		var wg sync.WaitGroup
 		var closed atomic.Int32
 		for i := range 4 {
-			q, err := b.CreateQueue(fmt.Sprintf("q%d", i), cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(5 * time.Second)})
+			q, err := b.CreateQueue(t.Context(), fmt.Sprintf("q%d", i), cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(5 * time.Second)})
 			require.NoError(t, err)
-			_, err = q.Send("delayed", time.Duration(i+1)*time.Minute) // arms the queue's timer once a receive waits
+			_, err = q.Send(t.Context(), "delayed", time.Duration(i+1)*time.Minute) // arms the queue's timer once a receive waits
 			require.NoError(t, err)
 			for range 25 {
 				wg.Go(func() {
@@ -198,9 +198,9 @@ func TestResourcesNoGoroutineAfterDeleteQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		baseline := bubbleGoroutines()
 		b := resourceBroker(t)
-		q, err := b.CreateQueue("gone", cmq.QueueAttributes{})
+		q, err := b.CreateQueue(t.Context(), "gone", cmq.QueueAttributes{})
 		require.NoError(t, err)
-		_, err = q.Send("delayed", time.Minute)
+		_, err = q.Send(t.Context(), "delayed", time.Minute)
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		for range 50 {
@@ -211,7 +211,7 @@ func TestResourcesNoGoroutineAfterDeleteQueue(t *testing.T) {
 		}
 		synctest.Wait()
 		start := time.Now()
-		require.NoError(t, b.DeleteQueue("gone"))
+		require.NoError(t, b.DeleteQueue(t.Context(), "gone"))
 		wg.Wait()
 		assert.Equal(t, time.Duration(0), time.Since(start), "DeleteQueue released the waiters at once")
 		time.Sleep(time.Hour)
@@ -228,7 +228,7 @@ func TestResourcesWakeOnePerMessage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const receivers = 10_000
 		b := resourceBroker(t)
-		q, err := b.CreateQueue("crowd", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(10 * time.Second)})
+		q, err := b.CreateQueue(t.Context(), "crowd", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(10 * time.Second)})
 		require.NoError(t, err)
 		var (
 			mu     sync.Mutex
@@ -260,16 +260,16 @@ func TestResourcesWakeOnePerMessage(t *testing.T) {
 		require.Equal(t, 0, returned())
 
 		for i := range 3 { // single sends
-			_, err := q.Send(fmt.Sprintf("single %d", i), 0)
+			_, err := q.Send(t.Context(), fmt.Sprintf("single %d", i), 0)
 			require.NoError(t, err)
 		}
 		assert.Equal(t, 3, returned(), "after 3 sends")
 
-		_, err = q.BatchSend([]string{"b0", "b1", "b2", "b3", "b4"}, 0) // a batch
+		_, err = q.BatchSend(t.Context(), []string{"b0", "b1", "b2", "b3", "b4"}, 0) // a batch
 		require.NoError(t, err)
 		assert.Equal(t, 8, returned(), "after a batch of 5")
 
-		_, err = q.BatchSend([]string{"d0", "d1"}, 2*time.Second) // delays ending
+		_, err = q.BatchSend(t.Context(), []string{"d0", "d1"}, 2*time.Second) // delays ending
 		require.NoError(t, err)
 		assert.Equal(t, 8, returned(), "delayed messages are not visible yet")
 		time.Sleep(2 * time.Second)
@@ -278,14 +278,14 @@ func TestResourcesWakeOnePerMessage(t *testing.T) {
 		mu.Lock()
 		first := got[0]
 		mu.Unlock()
-		_, err = q.ChangeVisibility(first.ReceiptHandle, 0) // visible again at once
+		_, err = q.ChangeVisibility(t.Context(), first.ReceiptHandle, 0) // visible again at once
 		require.NoError(t, err)
 		assert.Equal(t, 11, returned(), "after ChangeVisibility to 0")
 
 		time.Sleep(10 * time.Second) // every lease ends (7 at 10 s, 3 at 12 s): 10 more
 		assert.Equal(t, 21, returned(), "after the visibility timeouts ended")
 
-		info, err := q.Attributes()
+		info, err := q.Attributes(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, []int{0, 10, 0}, []int{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum})
 

@@ -1,6 +1,9 @@
 package cmq
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Rewind makes every retained message sent at or after start receivable
 // again, in send order, for all consumers: deleted messages kept for rewind
@@ -21,8 +24,11 @@ import "time"
 // while the queue has a RewindPeriod, and only until their retention ends.
 //
 // Errors: [ErrRewindDisabled] if RewindPeriod is 0, [ErrRewindTime],
-// [ErrQueueNotExist], [ErrClosed].
-func (q *Queue) Rewind(start time.Time) error {
+// [ErrQueueNotExist], [ErrClosed], ctx.Err().
+func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
+	if err := q.enter(ctx); err != nil {
+		return err
+	}
 	now, err := q.lock()
 	if err != nil {
 		return err

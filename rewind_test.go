@@ -28,7 +28,7 @@ func rewindConsume(t *testing.T, q *cmq.Queue, body string) cmq.Message {
 	t.Helper()
 	m := extReceive(t, q)
 	require.Equal(t, body, m.Body)
-	require.NoError(t, q.Delete(m.ReceiptHandle))
+	require.NoError(t, q.Delete(t.Context(), m.ReceiptHandle))
 	return m
 }
 
@@ -53,18 +53,18 @@ func TestRewindWindowEdges(t *testing.T) {
 				// One message sent at exactly now-period and deleted, one
 				// sent and deleted at now.
 				consumeAt := time.Now()
-				_, err := q.Send("old", 0)
+				_, err := q.Send(t.Context(), "old", 0)
 				require.NoError(t, err)
 				rewindConsume(t, q, "old")
 				time.Sleep(period)
-				_, err = q.Send("new", 0)
+				_, err = q.Send(t.Context(), "new", 0)
 				require.NoError(t, err)
 				rewindConsume(t, q, "new")
 				now := time.Now()
 				require.Equal(t, consumeAt.Add(period), now)
 				require.Equal(t, extCounts{Rewind: 2}, extCountsOf(t, q))
 
-				err = q.Rewind(tc.start(now))
+				err = q.Rewind(t.Context(), tc.start(now))
 				if !tc.ok {
 					extCode(t, err, 4000, 10680)
 					assert.ErrorIs(t, err, cmq.ErrRewindTime)
@@ -91,12 +91,12 @@ func TestRewindDisabled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		q := extQueue(t, b, "plain", cmq.QueueAttributes{})
-		_, err := q.Send("a", 0)
+		_, err := q.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		rewindConsume(t, q, "a")
 		// Without a RewindPeriod nothing is kept.
 		assert.Equal(t, extCounts{}, extCountsOf(t, q))
-		err = q.Rewind(time.Now())
+		err = q.Rewind(t.Context(), time.Now())
 		extCode(t, err, 6050, 10670)
 		assert.ErrorIs(t, err, cmq.ErrRewindDisabled)
 		extNoMessage(t, q)
@@ -120,7 +120,7 @@ func TestRewindPeriodAttribute(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := extBroker(t)
 			attrs := cmq.QueueAttributes{MsgRetention: cmq.Ptr(retention), RewindPeriod: cmq.Ptr(tc.period)}
-			_, err := b.CreateQueue("created", attrs)
+			_, err := b.CreateQueue(t.Context(), "created", attrs)
 			if tc.code == 0 {
 				require.NoError(t, err)
 			} else {
@@ -130,8 +130,8 @@ func TestRewindPeriodAttribute(t *testing.T) {
 			}
 
 			q := extQueue(t, b, "set", cmq.QueueAttributes{MsgRetention: cmq.Ptr(retention)})
-			err = q.SetAttributes(cmq.QueueAttributes{RewindPeriod: cmq.Ptr(tc.period)})
-			info, ierr := q.Attributes()
+			err = q.SetAttributes(t.Context(), cmq.QueueAttributes{RewindPeriod: cmq.Ptr(tc.period)})
+			info, ierr := q.Attributes(t.Context())
 			require.NoError(t, ierr)
 			if tc.code == 0 {
 				require.NoError(t, err)
@@ -148,17 +148,17 @@ func TestRewindPeriodAboveNewRetention(t *testing.T) {
 	b := extBroker(t)
 	q := extQueue(t, b, "set", cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Hour)})
 	// Shortening the retention below the rewind period is refused ...
-	err := q.SetAttributes(cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Hour - 1)})
+	err := q.SetAttributes(t.Context(), cmq.QueueAttributes{MsgRetention: cmq.Ptr(time.Hour - 1)})
 	assert.ErrorIs(t, err, cmq.ErrRewindPeriod)
-	info, err := q.Attributes()
+	info, err := q.Attributes(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, cmq.DefaultLimits().MsgRetention.Default, info.MsgRetention)
 	// ... unless both change together.
-	require.NoError(t, q.SetAttributes(cmq.QueueAttributes{
+	require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{
 		MsgRetention: cmq.Ptr(time.Hour - 1),
 		RewindPeriod: cmq.Ptr(time.Minute),
 	}))
-	info, err = q.Attributes()
+	info, err = q.Attributes(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, time.Hour-1, info.MsgRetention)
 	assert.Equal(t, time.Minute, info.RewindPeriod)
@@ -174,11 +174,11 @@ func TestRewindOrderAndCounts(t *testing.T) {
 			if i > 0 {
 				time.Sleep(time.Second)
 			}
-			id, err := q.Send(body, 0)
+			id, err := q.Send(t.Context(), body, 0)
 			require.NoError(t, err)
 			ids = append(ids, id)
 		}
-		_, err := q.Send("delayed", time.Hour)
+		_, err := q.Send(t.Context(), "delayed", time.Hour)
 		require.NoError(t, err)
 
 		time.Sleep(5 * time.Second)
@@ -186,20 +186,20 @@ func TestRewindOrderAndCounts(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, ms, 5)
 		for _, i := range []int{0, 1, 3} {
-			require.NoError(t, q.Delete(ms[i].ReceiptHandle))
+			require.NoError(t, q.Delete(t.Context(), ms[i].ReceiptHandle))
 		}
 		require.Equal(t, extCounts{Inactive: 2, Delayed: 1, Rewind: 3}, extCountsOf(t, q))
 
 		// Rewind to m1's send: m1 and m3 (deleted) and m2 and m4 (in
 		// flight) come back; m0 stays kept; the delayed message stays
 		// delayed.
-		require.NoError(t, q.Rewind(t0.Add(time.Second)))
+		require.NoError(t, q.Rewind(t.Context(), t0.Add(time.Second)))
 		assert.Equal(t, extCounts{Active: 4, Delayed: 1, Rewind: 1}, extCountsOf(t, q))
-		info, err := q.Attributes()
+		info, err := q.Attributes(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, t0.Add(time.Second), info.MinMsgTime)
 		for _, i := range []int{2, 4} {
-			assert.ErrorIs(t, q.Delete(ms[i].ReceiptHandle), cmq.ErrInvalidReceiptHandle, "handle of m%d", i)
+			assert.ErrorIs(t, q.Delete(t.Context(), ms[i].ReceiptHandle), cmq.ErrInvalidReceiptHandle, "handle of m%d", i)
 		}
 
 		time.Sleep(time.Second)
@@ -220,13 +220,13 @@ func TestRewindOrderAndCounts(t *testing.T) {
 
 		// Deleting a rewound message keeps it again.
 		for _, m := range again {
-			require.NoError(t, q.Delete(m.ReceiptHandle))
+			require.NoError(t, q.Delete(t.Context(), m.ReceiptHandle))
 		}
 		assert.Equal(t, extCounts{Delayed: 1, Rewind: 5}, extCountsOf(t, q))
 
 		// A rewind over everything leaves the delayed message delayed until
 		// its time.
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 		assert.Equal(t, extCounts{Active: 5, Delayed: 1}, extCountsOf(t, q))
 		time.Sleep(time.Hour - 6*time.Second - 1)
 		assert.Equal(t, extCounts{Active: 5, Delayed: 1}, extCountsOf(t, q))
@@ -242,14 +242,14 @@ func TestRewindOrderWithRedelivered(t *testing.T) {
 		b := extBroker(t)
 		q := rewindQueue(t, b, cmq.QueueAttributes{})
 		t0 := time.Now()
-		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		require.NoError(t, err)
 		extReceive(t, q) // a, not deleted
 		rewindConsume(t, q, "b")
 		time.Sleep(30 * time.Second)
 		require.Equal(t, extCounts{Active: 1, Rewind: 1}, extCountsOf(t, q))
 
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 		assert.Equal(t, extCounts{Active: 2}, extCountsOf(t, q))
 		assert.Equal(t, "a", extReceive(t, q).Body)
 		assert.Equal(t, "b", extReceive(t, q).Body)
@@ -261,23 +261,23 @@ func TestRewindInFlightInvalidatesHandle(t *testing.T) {
 		b := extBroker(t)
 		q := rewindQueue(t, b, cmq.QueueAttributes{})
 		t0 := time.Now()
-		_, err := q.Send("a", 0)
+		_, err := q.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		first := extReceive(t, q)
 		time.Sleep(10 * time.Second)
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
 
-		assert.ErrorIs(t, q.Delete(first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
-		_, err = q.ChangeVisibility(first.ReceiptHandle, time.Minute)
+		assert.ErrorIs(t, q.Delete(t.Context(), first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		_, err = q.ChangeVisibility(t.Context(), first.ReceiptHandle, time.Minute)
 		assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle)
 
 		second := extReceive(t, q)
 		assert.Equal(t, first.ID, second.ID)
 		assert.Equal(t, 1, second.DequeueCount, "delivered afresh")
 		assert.Equal(t, t0.Add(40*time.Second), second.NextVisibleTime)
-		assert.ErrorIs(t, q.Delete(first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
-		require.NoError(t, q.Delete(second.ReceiptHandle))
+		assert.ErrorIs(t, q.Delete(t.Context(), first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		require.NoError(t, q.Delete(t.Context(), second.ReceiptHandle))
 		assert.Equal(t, extCounts{Rewind: 1}, extCountsOf(t, q))
 	})
 }
@@ -287,7 +287,7 @@ func TestRewindWakesWaiter(t *testing.T) {
 		b := extBroker(t)
 		q := rewindQueue(t, b, cmq.QueueAttributes{})
 		t0 := time.Now()
-		_, err := q.Send("a", 0)
+		_, err := q.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		rewindConsume(t, q, "a")
 
@@ -303,7 +303,7 @@ func TestRewindWakesWaiter(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		require.Empty(t, done)
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 		synctest.Wait()
 		require.Len(t, done, 1, "the rewind wakes the waiter")
 		require.NoError(t, <-done)
@@ -321,7 +321,7 @@ func TestRewindRetentionExpiry(t *testing.T) {
 			b := extBroker(t)
 			q := rewindQueue(t, b, attrs)
 			t0 := time.Now()
-			_, err := q.Send("a", 0)
+			_, err := q.Send(t.Context(), "a", 0)
 			require.NoError(t, err)
 			rewindConsume(t, q, "a")
 
@@ -330,7 +330,7 @@ func TestRewindRetentionExpiry(t *testing.T) {
 			time.Sleep(1)
 			assert.Equal(t, extCounts{}, extCountsOf(t, q))
 			// t0 is still inside the rewind window, but nothing is left.
-			require.NoError(t, q.Rewind(t0))
+			require.NoError(t, q.Rewind(t.Context(), t0))
 			extNoMessage(t, q)
 			assert.Equal(t, extCounts{}, extCountsOf(t, q))
 		})
@@ -341,14 +341,14 @@ func TestRewindRetentionExpiry(t *testing.T) {
 			b := extBroker(t)
 			q := rewindQueue(t, b, attrs)
 			t0 := time.Now()
-			_, err := q.Send("a", 0)
+			_, err := q.Send(t.Context(), "a", 0)
 			require.NoError(t, err)
 			rewindConsume(t, q, "a")
 
 			time.Sleep(retention - 1)
-			require.NoError(t, q.Rewind(t0))
+			require.NoError(t, q.Rewind(t.Context(), t0))
 			assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
-			info, err := q.Attributes()
+			info, err := q.Attributes(t.Context())
 			require.NoError(t, err)
 			assert.Equal(t, t0, info.MinMsgTime)
 			time.Sleep(1)
@@ -362,17 +362,17 @@ func TestRewindRetentionExpiry(t *testing.T) {
 			b := extBroker(t)
 			q := rewindQueue(t, b, attrs)
 			t0 := time.Now()
-			_, err := q.Send("a", 0)
+			_, err := q.Send(t.Context(), "a", 0)
 			require.NoError(t, err)
 			rewindConsume(t, q, "a")
 			time.Sleep(time.Minute)
-			_, err = q.Send("b", 0)
+			_, err = q.Send(t.Context(), "b", 0)
 			require.NoError(t, err)
 			rewindConsume(t, q, "b")
 
 			time.Sleep(time.Minute)
 			assert.Equal(t, extCounts{Rewind: 1}, extCountsOf(t, q))
-			require.NoError(t, q.Rewind(t0))
+			require.NoError(t, q.Rewind(t.Context(), t0))
 			rewindConsume(t, q, "b")
 			extNoMessage(t, q)
 		})
@@ -384,23 +384,23 @@ func TestRewindOffDropsKept(t *testing.T) {
 		b := extBroker(t)
 		q := rewindQueue(t, b, cmq.QueueAttributes{})
 		t0 := time.Now()
-		_, err := q.BatchSend([]string{"a", "b", "c"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b", "c"}, 0)
 		require.NoError(t, err)
 		rewindConsume(t, q, "a")
 		rewindConsume(t, q, "b")
 		inFlight := extReceive(t, q)
 		require.Equal(t, extCounts{Inactive: 1, Rewind: 2}, extCountsOf(t, q))
 
-		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Duration(0))}))
+		require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Duration(0))}))
 		// Kept messages are dropped; the one in flight is untouched.
 		assert.Equal(t, extCounts{Inactive: 1}, extCountsOf(t, q))
-		assert.ErrorIs(t, q.Rewind(t0), cmq.ErrRewindDisabled)
-		require.NoError(t, q.Delete(inFlight.ReceiptHandle))
+		assert.ErrorIs(t, q.Rewind(t.Context(), t0), cmq.ErrRewindDisabled)
+		require.NoError(t, q.Delete(t.Context(), inFlight.ReceiptHandle))
 		assert.Equal(t, extCounts{}, extCountsOf(t, q), "a delete without rewind keeps nothing")
 
 		// Turning rewind on again does not bring the dropped ones back.
-		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Hour)}))
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Hour)}))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 		extNoMessage(t, q)
 		assert.Equal(t, extCounts{}, extCountsOf(t, q))
 	})
@@ -413,13 +413,13 @@ func TestRewindPeriodChangeKeepsKept(t *testing.T) {
 		b := extBroker(t)
 		q := rewindQueue(t, b, cmq.QueueAttributes{})
 		t0 := time.Now()
-		_, err := q.Send("a", 0)
+		_, err := q.Send(t.Context(), "a", 0)
 		require.NoError(t, err)
 		rewindConsume(t, q, "a")
-		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Minute)}))
-		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Minute)}))
+		require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Minute)}))
+		require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Minute)}))
 		assert.Equal(t, extCounts{Rewind: 1}, extCountsOf(t, q))
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 		rewindConsume(t, q, "a")
 	})
 }
@@ -430,20 +430,20 @@ func TestRewindHeapCountsKept(t *testing.T) {
 		lim.MsgHeapNum.Min = 1
 		b := extBroker(t, cmq.WithLimits(lim))
 		q := rewindQueue(t, b, cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(2)})
-		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		require.NoError(t, err)
 		rewindConsume(t, q, "a")
 		require.Equal(t, extCounts{Active: 1, Rewind: 1}, extCountsOf(t, q))
 
-		_, err = q.Send("c", 0)
+		_, err = q.Send(t.Context(), "c", 0)
 		extCode(t, err, 4410, 10240)
 		rewindConsume(t, q, "b")
-		_, err = q.Send("c", 0)
+		_, err = q.Send(t.Context(), "c", 0)
 		assert.ErrorIs(t, err, cmq.ErrHeapFull, "two kept messages fill the heap")
 
 		// Kept messages leave the heap when rewind is turned off.
-		require.NoError(t, q.SetAttributes(cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Duration(0))}))
-		_, err = q.BatchSend([]string{"c", "d"}, 0)
+		require.NoError(t, q.SetAttributes(t.Context(), cmq.QueueAttributes{RewindPeriod: cmq.Ptr(time.Duration(0))}))
+		_, err = q.BatchSend(t.Context(), []string{"c", "d"}, 0)
 		require.NoError(t, err)
 		assert.Equal(t, extCounts{Active: 2}, extCountsOf(t, q))
 	})
@@ -453,11 +453,11 @@ func TestRewindUnusableQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := extBroker(t)
 		q := rewindQueue(t, b, cmq.QueueAttributes{})
-		require.NoError(t, b.DeleteQueue("rewind"))
-		assert.ErrorIs(t, q.Rewind(time.Now()), cmq.ErrQueueNotExist)
+		require.NoError(t, b.DeleteQueue(t.Context(), "rewind"))
+		assert.ErrorIs(t, q.Rewind(t.Context(), time.Now()), cmq.ErrQueueNotExist)
 		q = rewindQueue(t, b, cmq.QueueAttributes{})
 		require.NoError(t, b.Close())
-		assert.ErrorIs(t, q.Rewind(time.Now()), cmq.ErrClosed)
+		assert.ErrorIs(t, q.Rewind(t.Context(), time.Now()), cmq.ErrClosed)
 	})
 }
 
@@ -472,12 +472,12 @@ func TestRewindRenewsReceiveCount(t *testing.T) {
 			DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1},
 		})
 		t0 := time.Now()
-		_, err := q.BatchSend([]string{"a", "b"}, 0)
+		_, err := q.BatchSend(t.Context(), []string{"a", "b"}, 0)
 		require.NoError(t, err)
 		rewindConsume(t, q, "a")
 		rewindConsume(t, q, "b")
 		time.Sleep(time.Second)
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 
 		for _, body := range []string{"a", "b"} {
 			m := extReceive(t, q)
@@ -503,23 +503,23 @@ func TestRewindTimeToLive(t *testing.T) {
 			DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnTimeToLive, MaxTimeToLive: 5 * time.Minute},
 		})
 		t0 := time.Now()
-		_, err := q.Send("old", 0)
+		_, err := q.Send(t.Context(), "old", 0)
 		require.NoError(t, err)
 		rewindConsume(t, q, "old")
 		time.Sleep(4 * time.Minute)
-		_, err = q.Send("young", 0)
+		_, err = q.Send(t.Context(), "young", 0)
 		require.NoError(t, err)
 		rewindConsume(t, q, "young")
 		time.Sleep(2 * time.Minute) // "old" is 6 minutes old, "young" 2
 		require.Equal(t, extCounts{Rewind: 2}, extCountsOf(t, q))
 
-		require.NoError(t, q.Rewind(t0))
+		require.NoError(t, q.Rewind(t.Context(), t0))
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
 		m := extReceive(t, dlq)
 		assert.Equal(t, "old", m.Body)
 		assert.Equal(t, t0, m.DeadLetter.EnqueueTime)
 		assert.Equal(t, t0.Add(6*time.Minute), m.EnqueueTime, "moved at the rewind")
-		require.NoError(t, dlq.Delete(m.ReceiptHandle))
+		require.NoError(t, dlq.Delete(t.Context(), m.ReceiptHandle))
 
 		time.Sleep(3*time.Minute - 1)
 		assert.Equal(t, extCounts{Active: 1}, extCountsOf(t, q))
@@ -538,7 +538,7 @@ func TestRewindWindowWholeSeconds(t *testing.T) {
 		time.Sleep(time.Minute + 700*time.Millisecond)
 		edge := time.Now().Add(-time.Minute).Truncate(time.Second)
 		require.Equal(t, 700*time.Millisecond, time.Now().Add(-time.Minute).Sub(edge))
-		assert.NoError(t, q.Rewind(edge))
-		assert.ErrorIs(t, q.Rewind(edge.Add(-1)), cmq.ErrRewindTime)
+		assert.NoError(t, q.Rewind(t.Context(), edge))
+		assert.ErrorIs(t, q.Rewind(t.Context(), edge.Add(-1)), cmq.ErrRewindTime)
 	})
 }

@@ -46,19 +46,16 @@ func (q *Queue) BatchReceive(ctx context.Context, n int, wait time.Duration) ([]
 }
 
 // receive receives up to n messages into out. It checks every argument:
-// after Close nothing else matters, then n, then the wait.
+// after the entry check, n, then the wait.
 func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) ([]Message, error) {
-	if q.b.closed.Load() {
-		return nil, ErrClosed
+	if err := q.enter(ctx); err != nil {
+		return nil, err
 	}
 	if n < 1 || n > q.b.limits.BatchSize {
 		return nil, ErrBatchSize
 	}
 	if r := q.b.limits.PollingWait; wait > r.Max || wait >= 0 && wait < r.Min {
 		return nil, outOfRange("pollingWaitSeconds")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
 	}
 	due := q.pullSources(true) // when the next move from a source falls due
 	now, err := q.lockHeld()
@@ -349,10 +346,10 @@ func (q *Queue) rearmSources(due int64) {
 // an extension: CMQ's HTTP API has no such action.
 //
 // Errors: [ErrOutOfRange] for the timeout, [ErrInvalidReceiptHandle],
-// [ErrQueueNotExist], [ErrClosed].
-func (q *Queue) ChangeVisibility(h string, timeout time.Duration) (time.Time, error) {
-	if q.b.closed.Load() {
-		return time.Time{}, ErrClosed
+// [ErrQueueNotExist], [ErrClosed], ctx.Err().
+func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Duration) (time.Time, error) {
+	if err := q.enter(ctx); err != nil {
+		return time.Time{}, err
 	}
 	if timeout < 0 || timeout > q.b.limits.VisibilityTimeout.Max {
 		return time.Time{}, outOfRange("visibilityTimeout")

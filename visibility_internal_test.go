@@ -19,15 +19,15 @@ func TestTimersStopWhenShut(t *testing.T) {
 				b, err := NewBroker()
 				require.NoError(t, err)
 				defer b.Close()
-				dlq, err := b.CreateQueue("dlq", QueueAttributes{})
+				dlq, err := b.CreateQueue(t.Context(), "dlq", QueueAttributes{})
 				require.NoError(t, err)
-				src, err := b.CreateQueue("src", QueueAttributes{DeadLetterPolicy: &DeadLetterPolicy{
+				src, err := b.CreateQueue(t.Context(), "src", QueueAttributes{DeadLetterPolicy: &DeadLetterPolicy{
 					DeadLetterQueue: "dlq", Kind: DeadLetterOnTimeToLive, MaxTimeToLive: 5 * time.Minute,
 				}})
 				require.NoError(t, err)
-				_, err = src.Send("m", 0)
+				_, err = src.Send(t.Context(), "m", 0)
 				require.NoError(t, err)
-				_, err = dlq.Send("later", time.Hour)
+				_, err = dlq.Send(t.Context(), "later", time.Hour)
 				require.NoError(t, err)
 				done := make(chan error, 1)
 				go func() {
@@ -43,8 +43,8 @@ func TestTimersStopWhenShut(t *testing.T) {
 				if shut == "Close" {
 					require.NoError(t, b.Close())
 				} else {
-					require.NoError(t, src.UnbindDeadLetterQueue())
-					require.NoError(t, b.DeleteQueue("dlq"))
+					require.NoError(t, src.UnbindDeadLetterQueue(t.Context()))
+					require.NoError(t, b.DeleteQueue(t.Context(), "dlq"))
 				}
 				require.Error(t, <-done)
 				dlq.mu.Lock()
@@ -68,9 +68,9 @@ func deadLetterPair(t *testing.T) (b *Broker, src, dlq *Queue) {
 	b, err := NewBroker(WithLimits(lim))
 	require.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
-	dlq, err = b.CreateQueue("dlq", QueueAttributes{})
+	dlq, err = b.CreateQueue(t.Context(), "dlq", QueueAttributes{})
 	require.NoError(t, err)
-	src, err = b.CreateQueue("src", QueueAttributes{DeadLetterPolicy: &DeadLetterPolicy{
+	src, err = b.CreateQueue(t.Context(), "src", QueueAttributes{DeadLetterPolicy: &DeadLetterPolicy{
 		DeadLetterQueue: "dlq", Kind: DeadLetterOnTimeToLive, MaxTimeToLive: 10 * time.Second,
 	}})
 	require.NoError(t, err)
@@ -110,8 +110,8 @@ func TestSourceMoveBetweenPullAndPoll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, src, dlq := deadLetterPair(t)
 		t0 := time.Now()
-		due := dlq.pullSources(true) // the receive's pull: nothing to move
-		_, err := src.Send("m", 0)   // nobody waits on dlq yet
+		due := dlq.pullSources(true)            // the receive's pull: nothing to move
+		_, err := src.Send(t.Context(), "m", 0) // nobody waits on dlq yet
 		require.NoError(t, err)
 		r := <-poll(t, dlq, due, time.Hour)
 		require.NoError(t, r.err)
@@ -126,7 +126,7 @@ func TestSourceMoveDuringTimerCallback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, src, dlq := deadLetterPair(t)
 		t0 := time.Now()
-		_, err := src.Send("m1", 0)
+		_, err := src.Send(t.Context(), "m1", 0)
 		require.NoError(t, err)
 		w1 := poll(t, dlq, dlq.pullSources(true), time.Hour)
 		synctest.Wait()
@@ -139,7 +139,7 @@ func TestSourceMoveDuringTimerCallback(t *testing.T) {
 		// sourceTimerFired, with a send after its pull.
 		dlq.srcHint.Store(maxTime)
 		due := dlq.pullSources(true) // m1 moves and wakes the first waiter
-		_, err = src.Send("m2", 0)
+		_, err = src.Send(t.Context(), "m2", 0)
 		require.NoError(t, err)
 		dlq.rearmSources(due)
 		r1, r2 := <-w1, <-w2
@@ -157,10 +157,10 @@ func TestSourceTimerWhileWokenReceivePolls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, src, dlq := deadLetterPair(t)
 		t0 := time.Now()
-		_, err := src.Send("m1", 0) // moves at t0+10s
+		_, err := src.Send(t.Context(), "m1", 0) // moves at t0+10s
 		require.NoError(t, err)
 		time.Sleep(5 * time.Second)
-		_, err = src.Send("m2", 0) // moves at t0+15s
+		_, err = src.Send(t.Context(), "m2", 0) // moves at t0+15s
 		require.NoError(t, err)
 		w := poll(t, dlq, dlq.pullSources(true), time.Hour)
 		synctest.Wait()

@@ -22,7 +22,7 @@ func TestReceiveFields(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(30 * time.Second)})
 		t0 := time.Now()
-		id, err := q.Send("hello", 0)
+		id, err := q.Send(t.Context(), "hello", 0)
 		require.NoError(t, err)
 
 		time.Sleep(2 * time.Second)
@@ -59,7 +59,7 @@ func TestReceiveFields(t *testing.T) {
 		assert.Equal(t, 2, m2.DequeueCount)
 
 		// BatchReceive fills the same fields.
-		id2, err := q.Send("world", 0)
+		id2, err := q.Send(t.Context(), "world", 0)
 		require.NoError(t, err)
 		ms, err := q.BatchReceive(t.Context(), 16, 0)
 		require.NoError(t, err)
@@ -83,7 +83,7 @@ func TestReceiveOrder(t *testing.T) {
 			body  string
 			delay time.Duration
 		}{{"A", 10 * time.Second}, {"B", 0}, {"C", 5 * time.Second}, {"D", 0}} {
-			_, err := q.Send(s.body, s.delay)
+			_, err := q.Send(t.Context(), s.body, s.delay)
 			require.NoError(t, err)
 		}
 		// Receive B at t0; it comes back at t0+20s.
@@ -92,7 +92,7 @@ func TestReceiveOrder(t *testing.T) {
 		require.Equal(t, "B", m.Body)
 		// t0+15s: E sent (visible at once).
 		time.Sleep(15 * time.Second)
-		_, err = q.Send("E", 0)
+		_, err = q.Send(t.Context(), "E", 0)
 		require.NoError(t, err)
 		// t0+25s: visible are D (t0), C (t0+5s), A (t0+10s), E (t0+15s),
 		// B (t0+20s).
@@ -128,7 +128,7 @@ func TestReceiveWaitRange(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				b := newBroker(t)
 				q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Hour)})
-				_, err := q.Send("x", 0)
+				_, err := q.Send(t.Context(), "x", 0)
 				require.NoError(t, err)
 				_, err = q.Receive(t.Context(), tt.wait)
 				_, berr := q.BatchReceive(t.Context(), 1, tt.wait)
@@ -219,7 +219,7 @@ func TestLongPollWakesOnSend(t *testing.T) {
 		res := goReceive(t.Context(), q, 0, cmq.QueueWait)
 		go func() {
 			time.Sleep(3 * time.Second)
-			_, err := q.Send("x", 0)
+			_, err := q.Send(t.Context(), "x", 0)
 			assert.NoError(t, err)
 		}()
 		r := <-res
@@ -236,9 +236,9 @@ func TestLongPollWakesOnDelayEnd(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
 		t0 := time.Now()
-		_, err := q.Send("later", 4*time.Second)
+		_, err := q.Send(t.Context(), "later", 4*time.Second)
 		require.NoError(t, err)
-		_, err = q.Send("much later", 25*time.Second)
+		_, err = q.Send(t.Context(), "much later", 25*time.Second)
 		require.NoError(t, err)
 		res := goReceive(t.Context(), q, 16, 20*time.Second)
 		r := <-res
@@ -251,7 +251,7 @@ func TestLongPollWakesOnDelayEnd(t *testing.T) {
 		// message it waits for, wakes it at its own time.
 		res = goReceive(t.Context(), q, 0, 20*time.Second)
 		time.Sleep(time.Second) // t0+5s
-		_, err = q.Send("soon", 2*time.Second)
+		_, err = q.Send(t.Context(), "soon", 2*time.Second)
 		require.NoError(t, err)
 		r = <-res
 		require.NoError(t, r.err)
@@ -272,7 +272,7 @@ func TestLongPollWakesOnVisibilityTimeout(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(5 * time.Second)})
 		t0 := time.Now()
-		_, err := q.Send("x", 0)
+		_, err := q.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
 		first, err := q.Receive(t.Context(), 0)
 		require.NoError(t, err)
@@ -283,8 +283,8 @@ func TestLongPollWakesOnVisibilityTimeout(t *testing.T) {
 		assert.Equal(t, first.ID, r.msgs[0].ID)
 		assert.Equal(t, 2, r.msgs[0].DequeueCount)
 		assertTime(t, t0.Add(5*time.Second), r.at)
-		assert.ErrorIs(t, q.Delete(first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
-		require.NoError(t, q.Delete(r.msgs[0].ReceiptHandle))
+		assert.ErrorIs(t, q.Delete(t.Context(), first.ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		require.NoError(t, q.Delete(t.Context(), r.msgs[0].ReceiptHandle))
 	})
 }
 
@@ -293,13 +293,13 @@ func TestLongPollWakesOnChangeVisibility(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Hour)})
 		t0 := time.Now()
-		_, err := q.Send("x", 0)
+		_, err := q.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
 		m, err := q.Receive(t.Context(), 0)
 		require.NoError(t, err)
 		res := goReceive(t.Context(), q, 0, 30*time.Second)
 		time.Sleep(2 * time.Second)
-		next, err := q.ChangeVisibility(m.ReceiptHandle, 3*time.Second)
+		next, err := q.ChangeVisibility(t.Context(), m.ReceiptHandle, 3*time.Second)
 		require.NoError(t, err)
 		assertTime(t, t0.Add(5*time.Second), next)
 		r := <-res
@@ -317,7 +317,7 @@ func TestLongPollOneSendWakesOneWaiter(t *testing.T) {
 		a := goReceive(t.Context(), q, 0, 10*time.Second)
 		c := goReceive(t.Context(), q, 0, 10*time.Second)
 		time.Sleep(time.Second)
-		_, err := q.Send("only", 0)
+		_, err := q.Send(t.Context(), "only", 0)
 		require.NoError(t, err)
 		var got, empty waitResult
 		select {
@@ -338,7 +338,7 @@ func TestLongPollOneSendWakesOneWaiter(t *testing.T) {
 		c = goReceive(t.Context(), q, 1, 10*time.Second)
 		synctest.Wait()
 		sentAt := time.Now()
-		_, err = q.BatchSend([]string{"p", "q"}, 0)
+		_, err = q.BatchSend(t.Context(), []string{"p", "q"}, 0)
 		require.NoError(t, err)
 		ra, rc := <-a, <-c
 		require.NoError(t, ra.err)
@@ -370,7 +370,7 @@ func TestLongPollManyWaitersManyMessages(t *testing.T) {
 		synctest.Wait()
 		t0 := time.Now()
 		for i := range n {
-			_, err := q.Send(string(rune('a'+i)), time.Duration(i)*time.Second)
+			_, err := q.Send(t.Context(), string(rune('a'+i)), time.Duration(i)*time.Second)
 			require.NoError(t, err)
 		}
 		wg.Wait()
@@ -388,7 +388,7 @@ func TestLongPollContextCancel(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
 		t0 := time.Now()
-		_, err := q.Send("later", 5*time.Second)
+		_, err := q.Send(t.Context(), "later", 5*time.Second)
 		require.NoError(t, err)
 
 		ctx, cancel := context.WithCancel(t.Context())
@@ -422,7 +422,7 @@ func TestReceiveCancelledContextConsumesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
-		_, err := q.Send("x", 0)
+		_, err := q.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
@@ -450,7 +450,7 @@ func TestLongPollCancelRacesSend(t *testing.T) {
 		got := goReceive(ctx, q, 1, 10*time.Second)
 		synctest.Wait()
 		cancel()
-		_, err := q.Send("x", 0)
+		_, err := q.Send(t.Context(), "x", 0)
 		require.NoError(t, err)
 		r := <-got
 		assert.Equal(t, context.Canceled, r.err)
@@ -469,9 +469,9 @@ func TestBatchReceive(t *testing.T) {
 			assertCode(t, err, 4000, 10370)
 			assert.Nil(t, ms)
 		}
-		ids, err := q.BatchSend([]string{"a", "b", "c"}, 0)
+		ids, err := q.BatchSend(t.Context(), []string{"a", "b", "c"}, 0)
 		require.NoError(t, err)
-		_, err = q.Send("d", time.Second)
+		_, err = q.Send(t.Context(), "d", time.Second)
 		require.NoError(t, err)
 
 		// Returns the three visible at once, with a wait, without waiting
@@ -515,7 +515,7 @@ func TestLongPollMessageVisibleAtDeadline(t *testing.T) {
 		b := newBroker(t)
 		q := newQueue(t, b, "q", cmq.QueueAttributes{})
 		t0 := time.Now()
-		_, err := q.Send("edge", 5*time.Second)
+		_, err := q.Send(t.Context(), "edge", 5*time.Second)
 		require.NoError(t, err)
 		// The wait ends at the instant the message becomes visible: it is
 		// received, not reported missing.
@@ -525,7 +525,7 @@ func TestLongPollMessageVisibleAtDeadline(t *testing.T) {
 		assertTime(t, t0.Add(5*time.Second), time.Now())
 
 		// One nanosecond later than the wait: ErrNoMessage at the deadline.
-		_, err = q.Send("late", 5*time.Second+1)
+		_, err = q.Send(t.Context(), "late", 5*time.Second+1)
 		require.NoError(t, err)
 		_, err = q.Receive(t.Context(), 5*time.Second)
 		assert.ErrorIs(t, err, cmq.ErrNoMessage)
@@ -545,7 +545,7 @@ func TestLongPollOldestWaiterFirst(t *testing.T) {
 		}
 		for i, body := range []string{"first", "second", "third"} {
 			time.Sleep(time.Second)
-			_, err := q.Send(body, 0)
+			_, err := q.Send(t.Context(), body, 0)
 			require.NoError(t, err)
 			r := <-res[i]
 			require.NoError(t, r.err, body)
@@ -589,7 +589,7 @@ func TestConcurrentProducersConsumers(t *testing.T) {
 					}
 					done := len(got) == producers*perProducer
 					mu.Unlock()
-					results, err := q.BatchDelete(handles)
+					results, err := q.BatchDelete(t.Context(), handles)
 					assert.NoError(t, err)
 					assert.Equal(t, make([]error, len(handles)), results)
 					if done {
@@ -602,7 +602,7 @@ func TestConcurrentProducersConsumers(t *testing.T) {
 			wg.Go(func() {
 				for i := range perProducer {
 					delay := time.Duration((p*perProducer+i)%7) * 100 * time.Millisecond
-					_, err := q.Send(fmt.Sprintf("p%d-%d", p, i), delay)
+					_, err := q.Send(t.Context(), fmt.Sprintf("p%d-%d", p, i), delay)
 					assert.NoError(t, err)
 					time.Sleep(time.Duration(i%5) * 10 * time.Millisecond)
 				}
@@ -667,7 +667,7 @@ func TestLongPollCancelledWaiterPassesOn(t *testing.T) {
 		synctest.Wait()
 		ctx.cancelled.Store(true) // seen only when the first waiter wakes
 		start := time.Now()
-		_, err := q.Send("x", 0) // wakes the first waiter, the oldest
+		_, err := q.Send(t.Context(), "x", 0) // wakes the first waiter, the oldest
 		require.NoError(t, err)
 		r := <-first
 		assert.Equal(t, context.Canceled, r.err)
@@ -688,7 +688,7 @@ func TestLongPollReleasesContextCallback(t *testing.T) {
 		for range 3 {
 			got := goReceive(ctx, q, 0, 10*time.Second) // ends by a send
 			synctest.Wait()
-			_, err := q.Send("x", 0)
+			_, err := q.Send(ctx, "x", 0)
 			require.NoError(t, err)
 			require.NoError(t, (<-got).err)
 			_, err = q.Receive(ctx, time.Second) // ends by its wait
@@ -713,7 +713,7 @@ func TestLongPollWakesOnOthersVisibilityTimeout(t *testing.T) {
 		second := goReceive(t.Context(), q, 0, 25*time.Second)
 		synctest.Wait()
 		t0 := time.Now()
-		_, err := q.Send("m", 0)
+		_, err := q.Send(t.Context(), "m", 0)
 		require.NoError(t, err)
 		r := <-first // received, never deleted
 		require.NoError(t, r.err)

@@ -53,7 +53,7 @@ func newCMQ(b *testing.B) *cmq.Queue {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = br.Close() })
-	q, err := br.CreateQueue("bench", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Hour)})
+	q, err := br.CreateQueue(b.Context(), "bench", cmq.QueueAttributes{VisibilityTimeout: cmq.Ptr(time.Hour)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,20 +91,20 @@ func BenchmarkPeer(b *testing.B) {
 		q := newCMQ(b)
 		bodies := slices.Repeat([]string{body}, 16)
 		for i := 0; i < backlog; i += 16 {
-			if _, err := q.BatchSend(bodies, 0); err != nil {
+			if _, err := q.BatchSend(ctx, bodies, 0); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := q.Send(body, 0); err != nil {
+			if _, err := q.Send(ctx, body, 0); err != nil {
 				b.Fatal(err)
 			}
 			m, err := q.Receive(ctx, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := q.Delete(m.ReceiptHandle); err != nil {
+			if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
 				b.Fatal(err)
 			}
 		}

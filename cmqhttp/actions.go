@@ -17,7 +17,7 @@ func (h *Handler) queue(p *params) (*cmq.Queue, error) {
 	return h.b.Queue(name)
 }
 
-func (h *Handler) createQueue(_ context.Context, p *params) (fields, error) {
+func (h *Handler) createQueue(ctx context.Context, p *params) (fields, error) {
 	name, err := p.required("queueName")
 	if err != nil {
 		return nil, err
@@ -26,7 +26,7 @@ func (h *Handler) createQueue(_ context.Context, p *params) (fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := h.b.CreateQueue(name, attrs)
+	q, err := h.b.CreateQueue(ctx, name, attrs)
 	if err != nil {
 		return nil, err
 	}
@@ -63,19 +63,19 @@ func queueList(qs []cmq.QueueSummary, total int) fields {
 	return fields{"totalCount": total, "queueList": list}
 }
 
-func (h *Handler) listQueue(_ context.Context, p *params) (fields, error) {
+func (h *Handler) listQueue(ctx context.Context, p *params) (fields, error) {
 	o, err := listOptions(p)
 	if err != nil {
 		return nil, err
 	}
-	qs, total, err := h.b.ListQueues(o)
+	qs, total, err := h.b.ListQueues(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	return queueList(qs, total), nil
 }
 
-func (h *Handler) listDeadLetterSourceQueues(_ context.Context, p *params) (fields, error) {
+func (h *Handler) listDeadLetterSourceQueues(ctx context.Context, p *params) (fields, error) {
 	dlq, err := p.required("deadLetterQueueName")
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (h *Handler) listDeadLetterSourceQueues(_ context.Context, p *params) (fiel
 	if err != nil {
 		return nil, err
 	}
-	qs, total, err := h.b.ListDeadLetterSourceQueues(dlq, o)
+	qs, total, err := h.b.ListDeadLetterSourceQueues(ctx, dlq, o)
 	if err != nil {
 		return nil, err
 	}
@@ -120,12 +120,12 @@ func settingFields(info cmq.QueueInfo) fields {
 	return f
 }
 
-func (h *Handler) getQueueAttributes(_ context.Context, p *params) (fields, error) {
+func (h *Handler) getQueueAttributes(ctx context.Context, p *params) (fields, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
 	}
-	info, err := q.Attributes()
+	info, err := q.Attributes(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (h *Handler) getQueueAttributes(_ context.Context, p *params) (fields, erro
 	return f, nil
 }
 
-func (h *Handler) setQueueAttributes(_ context.Context, p *params) (fields, error) {
+func (h *Handler) setQueueAttributes(ctx context.Context, p *params) (fields, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -151,25 +151,25 @@ func (h *Handler) setQueueAttributes(_ context.Context, p *params) (fields, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := q.SetAttributes(attrs); err != nil {
+	if err := q.SetAttributes(ctx, attrs); err != nil {
 		return nil, err
 	}
-	info, err := q.Attributes()
+	info, err := q.Attributes(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return settingFields(info), nil
 }
 
-func (h *Handler) deleteQueue(_ context.Context, p *params) (fields, error) {
+func (h *Handler) deleteQueue(ctx context.Context, p *params) (fields, error) {
 	name, err := p.required("queueName")
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.b.DeleteQueue(name)
+	return nil, h.b.DeleteQueue(ctx, name)
 }
 
-func (h *Handler) rewindQueue(_ context.Context, p *params) (fields, error) {
+func (h *Handler) rewindQueue(ctx context.Context, p *params) (fields, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -181,15 +181,15 @@ func (h *Handler) rewindQueue(_ context.Context, p *params) (fields, error) {
 	if ts > maxSecs || ts < -maxSecs {
 		return nil, cmq.ErrRewindTime
 	}
-	return nil, q.Rewind(time.Unix(ts, 0))
+	return nil, q.Rewind(ctx, time.Unix(ts, 0))
 }
 
-func (h *Handler) unbindDeadLetterQueue(_ context.Context, p *params) (fields, error) {
+func (h *Handler) unbindDeadLetterQueue(ctx context.Context, p *params) (fields, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
 	}
-	if err := q.UnbindDeadLetterQueue(); err != nil {
+	if err := q.UnbindDeadLetterQueue(ctx); err != nil {
 		return nil, err
 	}
 	return fields{"queueId": q.ID()}, nil
@@ -204,7 +204,7 @@ func delay(p *params) (time.Duration, error) {
 	return *d, nil
 }
 
-func (h *Handler) sendMessage(_ context.Context, p *params) (fields, error) {
+func (h *Handler) sendMessage(ctx context.Context, p *params) (fields, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -217,14 +217,14 @@ func (h *Handler) sendMessage(_ context.Context, p *params) (fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := q.Send(body, d)
+	id, err := q.Send(ctx, body, d)
 	if err != nil {
 		return nil, err
 	}
 	return fields{"msgId": id}, nil
 }
 
-func (h *Handler) batchSendMessage(_ context.Context, p *params) (fields, error) {
+func (h *Handler) batchSendMessage(ctx context.Context, p *params) (fields, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -237,7 +237,7 @@ func (h *Handler) batchSendMessage(_ context.Context, p *params) (fields, error)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := q.BatchSend(bodies, d)
+	ids, err := q.BatchSend(ctx, bodies, d)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func (h *Handler) batchReceiveMessage(ctx context.Context, p *params) (fields, e
 	return fields{"msgInfoList": list}, nil
 }
 
-func (h *Handler) deleteMessage(_ context.Context, p *params) (fields, error) {
+func (h *Handler) deleteMessage(ctx context.Context, p *params) (fields, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -327,12 +327,12 @@ func (h *Handler) deleteMessage(_ context.Context, p *params) (fields, error) {
 	if handle == "" {
 		return nil, errHandle
 	}
-	return nil, q.Delete(handle)
+	return nil, q.Delete(ctx, handle)
 }
 
 // batchDeleteMessage answers 0, or 6010 (some failed) or 6020 (all failed)
 // with an errorList of {code, message, receiptHandle} for the failures.
-func (h *Handler) batchDeleteMessage(_ context.Context, p *params) (fields, error) {
+func (h *Handler) batchDeleteMessage(ctx context.Context, p *params) (fields, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -341,7 +341,7 @@ func (h *Handler) batchDeleteMessage(_ context.Context, p *params) (fields, erro
 	if err != nil {
 		return nil, err
 	}
-	results, err := q.BatchDelete(handles)
+	results, err := q.BatchDelete(ctx, handles)
 	if results == nil {
 		return nil, err
 	}

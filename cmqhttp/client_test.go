@@ -25,8 +25,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testSign implements cmq-api.md 2.5 on its own, so that the server's
-// implementation is checked against the documented algorithm and not
+// testSign implements CMQ's documented signature algorithm on its own, so
+// that the server's implementation is checked against the algorithm and not
 // against itself: sort by name, '_' -> '.' in names, raw values, method +
 // host + /v2/index.php?, HMAC-SHA1 (or SHA-256), Base64.
 func testSign(method, host string, vals map[string]string, key, sigMethod string) string {

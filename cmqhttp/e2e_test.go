@@ -188,7 +188,7 @@ func TestEndToEndParameters(t *testing.T) {
 func TestEndToEndProtocolErrors(t *testing.T) {
 	now := time.Now()
 	b, c := server(t, Config{Credentials: signedCfg.Credentials, Now: func() time.Time { return now }}, nil)
-	_, err := b.CreateQueue("q", attrsZero)
+	_, err := b.CreateQueue(t.Context(), "q", attrsZero)
 	require.NoError(t, err)
 	ctx := t.Context()
 	s := c.signed(e2eID, e2eKey)
@@ -230,7 +230,7 @@ func TestEndToEndProtocolErrors(t *testing.T) {
 	_, r = s.send(t, ctx, vals)
 	requireOK(t, r)
 
-	info, err := mustQueueB(t, b, "q").Attributes()
+	info, err := mustQueueB(t, b, "q").Attributes(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 2, info.ActiveMsgNum, "the replayed send did nothing")
 }
@@ -345,7 +345,7 @@ func TestEndToEndLongPoll(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	})
-	_, err := b.CreateQueue("q", attrsZero)
+	_, err := b.CreateQueue(t.Context(), "q", attrsZero)
 	require.NoError(t, err)
 	ctx := t.Context()
 	c.method = "GET"
@@ -375,7 +375,7 @@ func TestEndToEndClientDisconnect(t *testing.T) {
 			left <- struct{}{}
 		})
 	})
-	_, err := b.CreateQueue("q", attrsZero)
+	_, err := b.CreateQueue(t.Context(), "q", attrsZero)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(t.Context())

@@ -6,8 +6,8 @@ import (
 	"github.com/opencmq/cmq"
 )
 
-// Errors of the wire protocol itself, with CMQ's codes and texts
-// (cmq-api.md 6.1). Errors of queues and messages come from package cmq.
+// Errors of the wire protocol itself, with the codes and texts CMQ's
+// common error table gives for every action. Errors of queues and messages come from package cmq.
 var (
 	errMissing      = &cmq.Error{Code: 4000, Module: 10390, Message: "lacked of required parameter %s"}
 	errKeyFormat    = &cmq.Error{Code: 4000, Module: 10310, Message: "error: parameter %s key format error"}

@@ -81,7 +81,7 @@ func FuzzHandler(f *testing.F) {
 			}
 			// The broker is still consistent and serving.
 			if q, err := e.b.Queue("q"); err == nil {
-				_, err := q.Attributes()
+				_, err := q.Attributes(t.Context())
 				require.NoError(t, err)
 			}
 			c := e.c
@@ -96,15 +96,15 @@ func FuzzHandler(f *testing.F) {
 // fuzzSetup creates q (one message), dlq and src (bound to dlq).
 func fuzzSetup(t *testing.T, e *env) {
 	t.Helper()
-	q, err := e.b.CreateQueue("q", attrsZero)
+	q, err := e.b.CreateQueue(t.Context(), "q", attrsZero)
 	require.NoError(t, err)
-	_, err = q.Send("m", 0)
+	_, err = q.Send(t.Context(), "m", 0)
 	require.NoError(t, err)
-	_, err = e.b.CreateQueue("dlq", attrsZero)
+	_, err = e.b.CreateQueue(t.Context(), "dlq", attrsZero)
 	require.NoError(t, err)
-	_, err = e.b.CreateQueue("src", attrsZero)
+	_, err = e.b.CreateQueue(t.Context(), "src", attrsZero)
 	require.NoError(t, err)
-	require.NoError(t, mustQueue(t, e, "src").SetAttributes(cmq.QueueAttributes{
+	require.NoError(t, mustQueue(t, e, "src").SetAttributes(t.Context(), cmq.QueueAttributes{
 		DeadLetterPolicy: &cmq.DeadLetterPolicy{DeadLetterQueue: "dlq", Kind: cmq.DeadLetterOnMaxReceive, MaxReceiveCount: 3},
 	}))
 }

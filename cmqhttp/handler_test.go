@@ -281,7 +281,7 @@ func TestLongPollClientGone(t *testing.T) {
 				assert.Equal(t, time.Duration(0), time.Since(start), "the wait ends at once")
 
 				requireOK(t, c.call(t, t.Context(), "SendMessage", "queueName", "q", "msgBody", "kept"))
-				info, err := mustQueue(t, e, "q").Attributes()
+				info, err := mustQueue(t, e, "q").Attributes(t.Context())
 				require.NoError(t, err)
 				assert.Equal(t, 1, info.ActiveMsgNum)
 				r := c.call(t, t.Context(), "ReceiveMessage", "queueName", "q")

@@ -230,11 +230,11 @@ func paramCases() []paramCase {
 // setupParamQueues creates q (no rewind), rw (rewind 600 s) and dlq.
 func setupParamQueues(t *testing.T, b *cmq.Broker) {
 	t.Helper()
-	_, err := b.CreateQueue("q", attrsZero)
+	_, err := b.CreateQueue(t.Context(), "q", attrsZero)
 	require.NoError(t, err)
-	_, err = b.CreateQueue("rw", cmq.QueueAttributes{RewindPeriod: cmq.Ptr(600 * time.Second)})
+	_, err = b.CreateQueue(t.Context(), "rw", cmq.QueueAttributes{RewindPeriod: cmq.Ptr(600 * time.Second)})
 	require.NoError(t, err)
-	_, err = b.CreateQueue("dlq", attrsZero)
+	_, err = b.CreateQueue(t.Context(), "dlq", attrsZero)
 	require.NoError(t, err)
 }
 

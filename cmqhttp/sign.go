@@ -22,7 +22,7 @@ const SignatureWindow = 300 * time.Second
 // Path is the one path CMQ's API is served on.
 const Path = "/v2/index.php"
 
-// StringToSign returns what CMQ signs (cmq-api.md 2.5): method, host (with
+// StringToSign returns what CMQ's signature algorithm signs: method, host (with
 // any port), Path, "?", then name=value for every parameter except
 // Signature, sorted by name in byte order, with raw values and every '_' in
 // a name replaced by '.', joined by '&'. With skipAt, values that begin

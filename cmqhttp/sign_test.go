@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The documented example (cmq-api.md 2.5).
+// The example in CMQ's documentation of its signature algorithm.
 var vectorParams = [][2]string{
 	{"Action", "SendMessage"},
 	{"Nonce", "2889712707386595659"},
@@ -76,7 +76,7 @@ func TestDocumentedRequestVerifies(t *testing.T) {
 					Credentials: map[string]string{"AKIDPcYDclDJCn8D0Xypa4f3pKYUCVYLn3zT": vectorKey},
 					Now:         func() time.Time { return time.Unix(1534154812+100, 0) },
 				})
-				_, err := e.b.CreateQueue("test1", attrsZero)
+				_, err := e.b.CreateQueue(t.Context(), "test1", attrsZero)
 				require.NoError(t, err)
 				c := newClient("http://"+vectorHost, e.c.hc)
 				c.method = tt.method
@@ -160,7 +160,7 @@ func TestAuthentication(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(t, cfg)
-				_, err := e.b.CreateQueue("q", attrsZero)
+				_, err := e.b.CreateQueue(t.Context(), "q", attrsZero)
 				require.NoError(t, err)
 				c := e.c.signed("AKIDtest", "testkey")
 				vals := c.params("SendMessage", "queueName", "q", "msgBody", "hello")
@@ -196,7 +196,7 @@ func TestTimestampWindow(t *testing.T) {
 func TestReplay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, Config{Credentials: map[string]string{"AKIDtest": "k", "AKIDother": "k2"}})
-		_, err := e.b.CreateQueue("q", attrsZero)
+		_, err := e.b.CreateQueue(t.Context(), "q", attrsZero)
 		require.NoError(t, err)
 		c := e.c.signed("AKIDtest", "k")
 		vals := c.params("SendMessage", "queueName", "q", "msgBody", "once")
@@ -206,7 +206,7 @@ func TestReplay(t *testing.T) {
 		// The same request again: refused, and nothing is sent twice.
 		_, r = c.send(t, t.Context(), vals)
 		assertIs(t, r, errAuth)
-		info, err := mustQueue(t, e, "q").Attributes()
+		info, err := mustQueue(t, e, "q").Attributes(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, 1, info.ActiveMsgNum)
 

@@ -225,7 +225,7 @@ func call(t *testing.T, ctx context.Context, base, id, key string, kv ...string)
 
 var nonce atomic.Uint64
 
-// sign is CMQ's documented signature (cmq-api.md 2.5), HMAC-SHA1.
+// sign is CMQ's documented signature algorithm, HMAC-SHA1.
 func sign(method, host string, vals map[string]string, key string) string {
 	names := make([]string, 0, len(vals))
 	for k := range vals {

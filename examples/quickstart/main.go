@@ -18,28 +18,28 @@ func main() {
 		log.Fatal(err)
 	}
 	defer b.Close()
+	ctx := context.Background()
 
-	q, err := b.CreateQueue("orders", cmq.QueueAttributes{
+	q, err := b.CreateQueue(ctx, "orders", cmq.QueueAttributes{
 		VisibilityTimeout: cmq.Ptr(30 * time.Second),
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	id, err := q.Send("order #1001", 0)
+	id, err := q.Send(ctx, "order #1001", 0)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("sent", id)
 
-	ctx := context.Background()
 	m, err := q.Receive(ctx, time.Second)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("received %q (dequeue count %d)\n", m.Body, m.DequeueCount)
 
-	if err := q.Delete(m.ReceiptHandle); err != nil {
+	if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("deleted")
@@ -52,7 +52,7 @@ func main() {
 		fmt.Printf("empty: code %d, %s\n", e.Code, e.WireMessage())
 	}
 
-	info, err := q.Attributes()
+	info, err := q.Attributes(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}

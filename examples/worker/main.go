@@ -24,16 +24,18 @@ func main() {
 		log.Fatal(err)
 	}
 	defer b.Close()
+	ctx := context.Background()
 
 	// A short visibility timeout so the crashed job comes back quickly.
-	q, err := b.CreateQueue("jobs", cmq.QueueAttributes{
+	q, err := b.CreateQueue(ctx, "jobs", cmq.QueueAttributes{
 		VisibilityTimeout: cmq.Ptr(1 * time.Second),
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	// Cancelling polling ends the consumers' long polls.
+	polling, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	var (
@@ -48,7 +50,7 @@ func main() {
 		for {
 			// Long poll: wait up to 5 s for a job; return at once when one
 			// is sent or becomes visible again.
-			m, err := q.Receive(ctx, 5*time.Second)
+			m, err := q.Receive(polling, 5*time.Second)
 			switch {
 			case errors.Is(err, cmq.ErrNoMessage):
 				continue
@@ -61,7 +63,7 @@ func main() {
 			}
 			// Work, then delete with the receipt handle of this receive.
 			time.Sleep(20 * time.Millisecond)
-			if err := q.Delete(m.ReceiptHandle); err != nil {
+			if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
 				fmt.Printf("%s: delete %q: %v\n", name, m.Body, err)
 				continue
 			}
@@ -87,7 +89,7 @@ func main() {
 	for i := range bodies {
 		bodies[i] = fmt.Sprintf("job-%02d", i)
 	}
-	ids, err := q.BatchSend(bodies, 0)
+	ids, err := q.BatchSend(ctx, bodies, 0)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func main() {
 	}
 	fmt.Printf("all %d jobs done: worker-1 %d, worker-2 %d, worker-3 %d\n",
 		len(done), per["worker-1"], per["worker-2"], per["worker-3"])
-	info, err := q.Attributes()
+	info, err := q.Attributes(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
