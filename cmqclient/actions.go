@@ -163,8 +163,12 @@ func (c *Client) SendMessage(ctx context.Context, queue, body string, delay time
 }
 
 // BatchSendMessage sends bodies and returns their ids in order
-// (BatchSendMessage, msgBody.0, msgBody.1, …).
+// (BatchSendMessage, msgBody.0, msgBody.1, …). An empty batch, which
+// the wire cannot carry, is [cmq.ErrBatchSize] without a request.
 func (c *Client) BatchSendMessage(ctx context.Context, queue string, bodies []string, delay time.Duration) ([]string, error) {
+	if len(bodies) == 0 {
+		return nil, emptyBatch(ctx)
+	}
 	ps := make([]param, 0, len(bodies)+2)
 	ps = append(ps, param{"queueName", queue}, param{"delaySeconds", secondsText(delay)})
 	ps = appendArray(ps, "msgBody", bodies)
@@ -231,8 +235,12 @@ func (c *Client) DeleteMessage(ctx context.Context, queue, receiptHandle string)
 // (BatchDeleteMessage). As the broker's, it returns one error per handle
 // (nil where the delete succeeded, from the response's errorList) with
 // nil, [cmq.ErrBatchDeletePartial] or [cmq.ErrBatchDeleteFailed]; an error
-// that fails the whole call comes with nil results.
+// that fails the whole call comes with nil results. An empty batch is
+// [cmq.ErrBatchSize] without a request.
 func (c *Client) BatchDeleteMessage(ctx context.Context, queue string, receiptHandles []string) ([]error, error) {
+	if len(receiptHandles) == 0 {
+		return nil, emptyBatch(ctx)
+	}
 	ps := make([]param, 0, len(receiptHandles)+1)
 	ps = append(ps, param{"queueName", queue})
 	ps = appendArray(ps, "receiptHandle", receiptHandles)
@@ -252,6 +260,16 @@ func (c *Client) BatchDeleteMessage(ctx context.Context, queue string, receiptHa
 		}
 	}
 	return results, err
+}
+
+// emptyBatch is the answer to an empty batch, which the wire cannot
+// carry: [cmq.ErrBatchSize], as the broker answers, without a request (or
+// ctx.Err() for a done ctx, as for any call).
+func emptyBatch(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return cmq.ErrBatchSize
 }
 
 // appendArray appends name.0, name.1, … (CMQ accepts 0- and 1-based

@@ -160,7 +160,7 @@ func TestRetryDroppedConnections(t *testing.T) {
 		b, err := cmq.NewBroker()
 		require.NoError(t, err)
 		defer b.Close()
-		_, err = b.CreateQueue("q", cmq.QueueAttributes{})
+		_, err = b.CreateQueue(t.Context(), "q", cmq.QueueAttributes{})
 		require.NoError(t, err)
 		inner, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
@@ -186,7 +186,7 @@ func TestRetryDroppedConnections(t *testing.T) {
 		}
 		q, err := b.Queue("q")
 		require.NoError(t, err)
-		info, err := q.Attributes()
+		info, err := q.Attributes(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, map[bool]int{false: 1, true: 0}[tt.wantErr], info.ActiveMsgNum, "drop %d", tt.drop)
 	}

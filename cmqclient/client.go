@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/opencmq/cmq"
 )
 
 // Kind says which actions an endpoint offers.
@@ -355,3 +357,7 @@ func (c *Client) form(action string, ps []param) string {
 	}
 	return b.String()
 }
+
+// Client is a cmq.Service; it is not a cmq.ServiceExtensions, since CMQ's
+// API has no such actions.
+var _ cmq.Service = (*Client)(nil)

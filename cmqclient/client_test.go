@@ -94,7 +94,7 @@ func TestActions(t *testing.T) {
 
 	info, err := c.GetQueueAttributes(ctx, "orders")
 	require.NoError(t, err)
-	want, err := q.Attributes()
+	want, err := q.Attributes(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, want.ID, info.ID)
 	assert.Equal(t, "orders", info.Name)
@@ -234,7 +234,7 @@ func TestWire(t *testing.T) {
 func TestSigned(t *testing.T) {
 	creds := map[string]string{"AKIDtest": "secret-key"}
 	s := newServer(t, creds)
-	_, err := s.b.CreateQueue("q", cmq.QueueAttributes{})
+	_, err := s.b.CreateQueue(t.Context(), "q", cmq.QueueAttributes{})
 	require.NoError(t, err)
 	tests := []struct {
 		name    string
@@ -276,7 +276,7 @@ func TestSigned(t *testing.T) {
 // A data-flow endpoint refuses management actions without a request.
 func TestDataFlow(t *testing.T) {
 	s := newServer(t, nil)
-	_, err := s.b.CreateQueue("q", cmq.QueueAttributes{})
+	_, err := s.b.CreateQueue(t.Context(), "q", cmq.QueueAttributes{})
 	require.NoError(t, err)
 	c := s.client(t, cmqclient.Config{Kind: cmqclient.KindDataFlow})
 	ctx := t.Context()
@@ -360,7 +360,7 @@ func TestNew(t *testing.T) {
 // at once with the context's error.
 func TestContext(t *testing.T) {
 	s := newServer(t, nil)
-	_, err := s.b.CreateQueue("q", cmq.QueueAttributes{})
+	_, err := s.b.CreateQueue(t.Context(), "q", cmq.QueueAttributes{})
 	require.NoError(t, err)
 	c := s.client(t, cmqclient.Config{})
 
@@ -393,7 +393,7 @@ func TestContext(t *testing.T) {
 // Timeout completes.
 func TestLongPollDeadline(t *testing.T) {
 	s := newServer(t, nil)
-	_, err := s.b.CreateQueue("q", cmq.QueueAttributes{})
+	_, err := s.b.CreateQueue(t.Context(), "q", cmq.QueueAttributes{})
 	require.NoError(t, err)
 	c := s.client(t, cmqclient.Config{Timeout: 200 * time.Millisecond, MaxAttempts: 1})
 	start := time.Now()

@@ -1,0 +1,28 @@
+package cmqclient_test
+
+import (
+	"testing"
+
+	"github.com/opencmq/cmq"
+	"github.com/opencmq/cmq/cmqclient"
+	"github.com/opencmq/cmq/internal/servicetest"
+	"github.com/stretchr/testify/assert"
+)
+
+// The contract suite that the in-process broker passes, run against the
+// client talking to cmqhttp's handler over loopback, signed: any behaviour
+// that differs between them fails here. The timed cases wait in real time
+// (a receive's wait of 1 s for a visibility timeout of 1 s).
+func TestServiceContract(t *testing.T) {
+	creds := map[string]string{"AKIDcontract": "contract-key"}
+	servicetest.Run(t, func(t *testing.T) cmq.Service {
+		s := newServer(t, creds)
+		return s.client(t, cmqclient.Config{SecretID: "AKIDcontract", SecretKey: "contract-key", SignatureMethod: cmqclient.HmacSHA256})
+	})
+}
+
+func TestNotServiceExtensions(t *testing.T) {
+	var s cmq.Service = &cmqclient.Client{}
+	_, ok := s.(cmq.ServiceExtensions)
+	assert.False(t, ok, "CMQ's API has no ChangeMessageVisibility or PurgeQueue")
+}
