@@ -3,9 +3,7 @@ package cmq
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,7 +116,7 @@ func (b *Broker) createQueue(name string, attrs QueueAttributes) (*Queue, error)
 	if len(b.queues) >= b.limits.Queues {
 		return nil, ErrQueueLimit
 	}
-	q := &Queue{b: b, name: name, idPrefix: strconv.FormatUint(b.nextNum, 10) + "-", id: newQueueID()}
+	q := newQueue(b, name, b.nextNum, set)
 	b.nextNum++
 	var dlq *Queue
 	if set.deadLetter != nil {
@@ -126,30 +124,9 @@ func (b *Broker) createQueue(name string, attrs QueueAttributes) (*Queue, error)
 			return nil, err
 		}
 	}
-	now := b.now()
-	q.set = set
-	q.created, q.modified = now, now
-	q.idx = newIndex(&q.log)
-	q.horizon = now
-	q.nextPending = maxTime
-	q.srcHint.Store(maxTime)
-	q.sendLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
-	q.recvLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
-	q.delLimit = newLimiter(b.limits.QPS, b.limits.BatchSize)
 	b.bind(q, dlq)
 	b.queues[key] = q
 	return q, nil
-}
-
-// newQueueID returns an id in CMQ's style, "queue-" and 12 random letters
-// and digits.
-func newQueueID() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := []byte("queue-000000000000")
-	for i := 6; i < len(b); i++ {
-		b[i] = alphabet[rand.IntN(len(alphabet))]
-	}
-	return string(b)
 }
 
 // Queue returns the queue name (compared case-insensitively).

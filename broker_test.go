@@ -18,60 +18,7 @@ import (
 
 // Helpers shared by the tests of package cmq_test.
 
-// newBroker returns a Broker built with opts; it fails the test on error.
-// Time-dependent tests call it inside their synctest bubble.
-func newBroker(t *testing.T, opts ...cmq.Option) *cmq.Broker {
-	t.Helper()
-	b, err := cmq.NewBroker(opts...)
-	require.NoError(t, err)
-	require.NotNil(t, b)
-	return b
-}
-
-// limitsWith returns DefaultLimits changed by f.
-func limitsWith(f func(l *cmq.Limits)) cmq.Limits {
-	l := cmq.DefaultLimits()
-	f(&l)
-	return l
-}
-
-// newQueue creates the queue name in b with attrs; it fails the test on
-// error.
-func newQueue(t *testing.T, b *cmq.Broker, name string, attrs cmq.QueueAttributes) *cmq.Queue {
-	t.Helper()
-	q, err := b.CreateQueue(t.Context(), name, attrs)
-	require.NoError(t, err)
-	require.NotNil(t, q)
-	return q
-}
-
-// counts are the message counts of QueueInfo.
-type counts struct{ Active, Inactive, Delayed, Rewind int }
-
-func countsOf(t *testing.T, q *cmq.Queue) counts {
-	t.Helper()
-	info, err := q.Attributes(t.Context())
-	require.NoError(t, err)
-	return counts{info.ActiveMsgNum, info.InactiveMsgNum, info.DelayMsgNum, info.RewindMsgNum}
-}
-
-// assertTime asserts that got is exactly want (to the nanosecond).
-func assertTime(t *testing.T, want, got time.Time, msgAndArgs ...any) bool {
-	t.Helper()
-	return assert.Truef(t, want.Equal(got), "want time %v, got %v %v", want, got, fmt.Sprint(msgAndArgs...))
-}
-
-// assertCode asserts that err is a *cmq.Error with code and module.
-func assertCode(t *testing.T, err error, code, module int) {
-	t.Helper()
-	var e *cmq.Error
-	if assert.ErrorAs(t, err, &e) {
-		assert.Equal(t, code, e.Code, "code")
-		assert.Equal(t, module, e.Module, "module")
-	}
-}
-
-// --- Point 1: Broker, queue names, lookups, lists, missing queues. ---
+// --- Broker: queue names, lookups, lists, missing queues. ---
 
 func TestNewBrokerDefaults(t *testing.T) {
 	b, err := cmq.NewBroker()
@@ -384,7 +331,7 @@ func TestListQueuesLimitFromLimits(t *testing.T) {
 	assert.ErrorIs(t, err, cmq.ErrOutOfRange)
 }
 
-// --- Point 11: Close. ---
+// --- Close. ---
 
 func TestCloseWakesEveryWaiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
+	"time"
 )
 
 // checkDeadLetter returns the dead-letter queue p names for source q, or
@@ -215,21 +215,32 @@ type lostMessages struct {
 	firstID string
 }
 
-// unlock unlocks q.mu, then logs what moveToDeadLetter dropped meanwhile.
-// Every path that may have advanced q unlocks with it.
-func (q *Queue) unlock() { q.unlockWith(nil) }
+// DeadLetterKind says when a message moves to the dead-letter queue.
+type DeadLetterKind int
 
-// unlockWith is unlock for a caller that also holds other (the broker's
-// lock), which it unlocks after q.mu and before logging.
-func (q *Queue) unlockWith(other sync.Locker) {
-	lost := q.lost
-	q.lost = nil
-	q.mu.Unlock()
-	if other != nil {
-		other.Unlock()
-	}
-	if lost != nil {
-		q.b.log.Warn("dead-letter queue full, messages dropped", "queue", q.name,
-			"deadLetterQueue", lost.queue, "count", lost.n, "firstMsgId", lost.firstID)
-	}
+// DeadLetterPolicy is CMQ's deadLetterPolicy. The zero value is not a
+// valid policy: it names no queue.
+type DeadLetterPolicy struct {
+	// DeadLetterQueue is the name of an existing queue that has no
+	// dead-letter queue of its own and serves fewer than
+	// [Limits].DeadLetterSources queues.
+	DeadLetterQueue string
+	// Kind is the CMQ policy: 0 or 1.
+	Kind DeadLetterKind
+	// MaxReceiveCount is used by DeadLetterOnMaxReceive.
+	MaxReceiveCount int
+	// MaxTimeToLive is used by DeadLetterOnTimeToLive; it must be below the
+	// queue's MsgRetention.
+	MaxTimeToLive time.Duration
 }
+
+const (
+	// DeadLetterOnMaxReceive (CMQ policy 0) moves a message that was
+	// received MaxReceiveCount times without being deleted, at the receive
+	// that would exceed that count.
+	DeadLetterOnMaxReceive DeadLetterKind = 0
+	// DeadLetterOnTimeToLive (CMQ policy 1) moves a message that is not
+	// deleted MaxTimeToLive after it was sent, at that instant, in whatever
+	// state; a receipt handle it had becomes invalid.
+	DeadLetterOnTimeToLive DeadLetterKind = 1
+)

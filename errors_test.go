@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// --- Point 10: errors. ---
+// --- Errors: sentinels, codes, wire messages, AsError. ---
 
 // sentinels lists every exported sentinel of errors.go with CMQ's code and
 // module. TestSentinelTableComplete keeps it complete.

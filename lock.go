@@ -1,6 +1,9 @@
 package cmq
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // enter is the entry check of every Broker method that takes a context,
 // made before anything else: after Close it returns ErrClosed whatever
@@ -18,3 +21,48 @@ func (b *Broker) enter(ctx context.Context) error {
 // enter is the entry check of every Queue method that takes a context; see
 // [Broker.enter]. A deleted queue is found later, under its lock.
 func (q *Queue) enter(ctx context.Context) error { return q.b.enter(ctx) }
+
+// lock locks q, reads the clock and brings q up to it. It returns the
+// instant, or the error every call on an unusable queue returns (then q is
+// unlocked). A dead-letter queue first lets its sources move what is due.
+// The caller must not hold the broker's lock; see lockHeld.
+func (q *Queue) lock() (int64, error) {
+	q.pullSources(false)
+	return q.lockHeld()
+}
+
+// lockHeld is lock for a caller that holds the broker's lock: it does not
+// pull from sources, which needs that lock.
+func (q *Queue) lockHeld() (int64, error) {
+	q.mu.Lock()
+	switch {
+	case q.state == stateClosed, q.b.closed.Load(): // a queue deleted before Close too
+		q.mu.Unlock()
+		return 0, ErrClosed
+	case q.state == stateDeleted:
+		q.mu.Unlock()
+		return 0, ErrQueueNotExist
+	}
+	now := max(q.b.now(), q.horizon)
+	q.advance(now)
+	return now, nil
+}
+
+// unlock unlocks q.mu, then logs what moveToDeadLetter dropped meanwhile.
+// Every path that may have advanced q unlocks with it.
+func (q *Queue) unlock() { q.unlockWith(nil) }
+
+// unlockWith is unlock for a caller that also holds other (the broker's
+// lock), which it unlocks after q.mu and before logging.
+func (q *Queue) unlockWith(other sync.Locker) {
+	lost := q.lost
+	q.lost = nil
+	q.mu.Unlock()
+	if other != nil {
+		other.Unlock()
+	}
+	if lost != nil {
+		q.b.log.Warn("dead-letter queue full, messages dropped", "queue", q.name,
+			"deadLetterQueue", lost.queue, "count", lost.n, "firstMsgId", lost.firstID)
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// --- Point 7: QPS. ---
+// --- QPS: per-queue token buckets for send, receive and delete. ---
 
 // qpsBroker returns a broker whose queues admit qps messages per second for
 // each of send, receive and delete.

@@ -3,7 +3,9 @@ package cmq
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,37 +84,46 @@ const (
 
 const maxTime = math.MaxInt64
 
+// newQueue returns the empty queue name of b, number num (the prefix of
+// its message ids), with settings set, created now. The caller holds b.mu
+// and binds its dead-letter queue.
+func newQueue(b *Broker, name string, num uint64, set settings) *Queue {
+	now := b.now()
+	q := &Queue{
+		b:           b,
+		name:        name,
+		id:          newQueueID(),
+		idPrefix:    strconv.FormatUint(num, 10) + "-",
+		set:         set,
+		created:     now,
+		modified:    now,
+		horizon:     now,
+		nextPending: maxTime,
+		sendLimit:   newLimiter(b.limits.QPS, b.limits.BatchSize),
+		recvLimit:   newLimiter(b.limits.QPS, b.limits.BatchSize),
+		delLimit:    newLimiter(b.limits.QPS, b.limits.BatchSize),
+	}
+	q.idx = newIndex(&q.log)
+	q.srcHint.Store(maxTime)
+	return q
+}
+
+// newQueueID returns an id in CMQ's style, "queue-" and 12 random letters
+// and digits.
+func newQueueID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := []byte("queue-000000000000")
+	for i := 6; i < len(b); i++ {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
 // Name returns the queue's name as created.
 func (q *Queue) Name() string { return q.name }
 
 // ID returns the queue's id, in CMQ's style ("queue-…").
 func (q *Queue) ID() string { return q.id }
-
-// lock locks q, reads the clock and brings q up to it. It returns the
-// instant, or the error every call on an unusable queue returns (then q is
-// unlocked). A dead-letter queue first lets its sources move what is due.
-// The caller must not hold the broker's lock; see lockHeld.
-func (q *Queue) lock() (int64, error) {
-	q.pullSources(false)
-	return q.lockHeld()
-}
-
-// lockHeld is lock for a caller that holds the broker's lock: it does not
-// pull from sources, which needs that lock.
-func (q *Queue) lockHeld() (int64, error) {
-	q.mu.Lock()
-	switch {
-	case q.state == stateClosed, q.b.closed.Load(): // a queue deleted before Close too
-		q.mu.Unlock()
-		return 0, ErrClosed
-	case q.state == stateDeleted:
-		q.mu.Unlock()
-		return 0, ErrQueueNotExist
-	}
-	now := max(q.b.now(), q.horizon)
-	q.advance(now)
-	return now, nil
-}
 
 // advance brings q to now: retention, time-to-live, then counts. The caller
 // holds q.mu.
@@ -192,135 +203,6 @@ func (q *Queue) drop(m *message) {
 // MaxMsgHeapNum: everything not deleted, and deleted messages kept for
 // rewind.
 func (q *Queue) retained() int { return q.active + q.inactive + q.delayed + q.rewound }
-
-// QueueInfo is what [Queue.Attributes] returns: the queue's settings and
-// its counts at the moment of the call. It is a plain value, a snapshot.
-type QueueInfo struct {
-	ID                string
-	Name              string
-	MaxMsgHeapNum     int
-	PollingWait       time.Duration
-	VisibilityTimeout time.Duration
-	MaxMsgSize        int
-	MsgRetention      time.Duration
-	RewindPeriod      time.Duration
-	// DeadLetterPolicy is a copy of the policy, or nil.
-	DeadLetterPolicy *DeadLetterPolicy
-	CreateTime       time.Time
-	// LastModifyTime changes on every successful SetAttributes.
-	LastModifyTime time.Time
-	// ActiveMsgNum counts messages that can be received now.
-	ActiveMsgNum int
-	// InactiveMsgNum counts received messages whose visibility timeout has
-	// not ended.
-	InactiveMsgNum int
-	// DelayMsgNum counts sent messages whose delay has not ended.
-	DelayMsgNum int
-	// RewindMsgNum counts deleted messages kept for [Queue.Rewind].
-	RewindMsgNum int
-	// MinMsgTime is the enqueue time of the oldest message not deleted; the
-	// zero Time when there is none.
-	MinMsgTime time.Time
-}
-
-// Attributes returns the queue's attributes and exact counts.
-// Errors: [ErrQueueNotExist], [ErrClosed], ctx.Err().
-func (q *Queue) Attributes(ctx context.Context) (QueueInfo, error) {
-	if err := q.enter(ctx); err != nil {
-		return QueueInfo{}, err
-	}
-	_, err := q.lock()
-	if err != nil {
-		return QueueInfo{}, err
-	}
-	defer q.unlock()
-	info := QueueInfo{
-		ID:                q.id,
-		Name:              q.name,
-		MaxMsgHeapNum:     q.set.maxMsgHeapNum,
-		PollingWait:       q.set.pollingWait,
-		VisibilityTimeout: q.set.visibilityTimeout,
-		MaxMsgSize:        q.set.maxMsgSize,
-		MsgRetention:      q.set.msgRetention,
-		RewindPeriod:      q.set.rewindPeriod,
-		CreateTime:        unixTime(q.created),
-		LastModifyTime:    unixTime(q.modified),
-		ActiveMsgNum:      q.active,
-		InactiveMsgNum:    q.inactive,
-		DelayMsgNum:       q.delayed,
-		RewindMsgNum:      q.rewound,
-	}
-	if p := q.set.deadLetter; p != nil {
-		c := *p
-		info.DeadLetterPolicy = &c
-	}
-	if m := q.oldestLive(); m != nil {
-		info.MinMsgTime = unixTime(m.enqueued)
-	}
-	return info, nil
-}
-
-// oldestLive returns the oldest message not deleted, or nil. The caller
-// holds q.mu.
-func (q *Queue) oldestLive() *message {
-	s := max(q.liveSeq, q.log.base)
-	for ; s < q.log.end(); s++ {
-		if m := q.log.get(s); m != nil && m.where != inNone {
-			q.liveSeq = s
-			return m
-		}
-	}
-	q.liveSeq = s
-	return nil
-}
-
-// SetAttributes changes the attributes that are given (non-nil) and leaves
-// the others as they are. It validates everything before changing anything.
-// Setting RewindPeriod to 0 drops the deleted messages kept for rewind.
-//
-// Errors: as for [Broker.CreateQueue], plus [ErrQueueNotExist].
-func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) error {
-	if err := q.enter(ctx); err != nil {
-		return err
-	}
-	// Bindings change under the broker's lock, taken before q.mu.
-	b := q.b
-	b.mu.Lock()
-	now, err := q.lockHeld()
-	if err != nil {
-		b.mu.Unlock()
-		return err
-	}
-	defer q.unlockWith(&b.mu)
-	set, err := q.set.apply(a, &b.limits)
-	if err != nil {
-		return err
-	}
-	dlq := q.dlq
-	if a.DeadLetterPolicy != nil {
-		if dlq, err = b.checkDeadLetter(q, set.deadLetter); err != nil {
-			return err
-		}
-	}
-	if set.rewindPeriod == 0 && q.rewound > 0 {
-		for m := q.log.first(); m != nil; {
-			next := m.newer
-			if m.where == inNone {
-				q.drop(m)
-			}
-			m = next
-		}
-	}
-	if a.DeadLetterPolicy != nil {
-		q.ttlSeq = q.log.base // a new time-to-live applies to every message
-	}
-	q.bindLocked(dlq)
-	q.set = set
-	q.modified = now
-	q.advance(now) // a shorter retention or time-to-live applies at once
-	q.noteTimeToLive(now)
-	return nil
-}
 
 // Send sends one message that becomes visible after delay (0: at once) and
 // returns its id.

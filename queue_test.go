@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// --- Point 3: Send and BatchSend. ---
+// --- Send and BatchSend. ---
 
 func TestSendDelayRange(t *testing.T) {
 	tests := []struct {
@@ -304,7 +304,7 @@ func TestSendIDsUniqueAndInOrder(t *testing.T) {
 	})
 }
 
-// --- Point 5: Delete and BatchDelete. ---
+// --- Delete and BatchDelete. ---
 
 func TestDeleteOnlyLatestHandle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -521,7 +521,7 @@ func TestBatchDelete(t *testing.T) {
 	})
 }
 
-// --- Point 6: retention. ---
+// --- Retention. ---
 
 func TestRetentionEveryState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -606,7 +606,7 @@ func TestRetentionShortenedBySetAttributes(t *testing.T) {
 	})
 }
 
-// --- Point 8: structure. ---
+// --- Index structure: messages of one instant, counts against a recount. ---
 
 func TestSameInstantMessagesSurvive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -900,4 +900,84 @@ func runRecount(t *testing.T, seed uint64, steps int) {
 	assert.Greater(t, deleted, 20)
 	assert.Greater(t, expired, 20)
 	assert.Greater(t, refused, 20)
+}
+
+// --- Purge. ---
+
+func TestPurge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := cmq.DefaultLimits()
+		lim.MsgHeapNum.Min = 1
+		b := extBroker(t, cmq.WithLimits(lim))
+		q := extQueue(t, b, "purge", cmq.QueueAttributes{
+			MaxMsgHeapNum: cmq.Ptr(5),
+			RewindPeriod:  cmq.Ptr(time.Hour),
+		})
+		t0 := time.Now()
+		_, err := q.BatchSend(t.Context(), []string{"a", "b", "c", "d"}, 0)
+		require.NoError(t, err)
+		_, err = q.Send(t.Context(), "e", time.Minute)
+		require.NoError(t, err)
+		ms, err := q.BatchReceive(t.Context(), 2, 0)
+		require.NoError(t, err)
+		require.Len(t, ms, 2)
+		require.NoError(t, q.Delete(t.Context(), ms[1].ReceiptHandle))
+		require.Equal(t, extCounts{Active: 2, Inactive: 1, Delayed: 1, Rewind: 1}, extCountsOf(t, q))
+		_, err = q.Send(t.Context(), "full", 0)
+		require.ErrorIs(t, err, cmq.ErrHeapFull)
+
+		require.NoError(t, q.Purge(t.Context()))
+		info, err := q.Attributes(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, extCounts{}, extCountsOf(t, q))
+		assert.True(t, info.MinMsgTime.IsZero())
+		extNoMessage(t, q)
+		assert.ErrorIs(t, q.Delete(t.Context(), ms[0].ReceiptHandle), cmq.ErrInvalidReceiptHandle)
+		// Kept messages are gone too: a rewind brings nothing back.
+		require.NoError(t, q.Rewind(t.Context(), t0))
+		extNoMessage(t, q)
+		// The delayed message does not come back when its delay ends.
+		time.Sleep(time.Minute)
+		extNoMessage(t, q)
+		assert.Equal(t, extCounts{}, extCountsOf(t, q))
+
+		// The heap is free again, and the queue works as before.
+		ids, err := q.BatchSend(t.Context(), []string{"1", "2", "3", "4", "5"}, 0)
+		require.NoError(t, err)
+		m := extReceive(t, q)
+		assert.Equal(t, ids[0], m.ID)
+		assert.Equal(t, "1", m.Body)
+		assert.Equal(t, extCounts{Active: 4, Inactive: 1}, extCountsOf(t, q))
+		// Purging an empty queue is fine.
+		require.NoError(t, q.Purge(t.Context()))
+		require.NoError(t, q.Purge(t.Context()))
+		assert.Equal(t, extCounts{}, extCountsOf(t, q))
+	})
+}
+
+func TestPurgeKeepsWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := extBroker(t)
+		q := extQueue(t, b, "purge", cmq.QueueAttributes{})
+		_, err := q.Send(t.Context(), "late", 5*time.Second)
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		var got cmq.Message
+		go func() {
+			var err error
+			got, err = q.Receive(t.Context(), 10*time.Second)
+			done <- err
+		}()
+		synctest.Wait()
+		require.NoError(t, q.Purge(t.Context()))
+		// The purged delayed message does not wake the waiter at 5s; a
+		// message sent at 7s does.
+		time.Sleep(7 * time.Second)
+		synctest.Wait()
+		require.Empty(t, done)
+		_, err = q.Send(t.Context(), "new", 0)
+		require.NoError(t, err)
+		require.NoError(t, <-done)
+		assert.Equal(t, "new", got.Body)
+	})
 }

@@ -1,0 +1,147 @@
+package cmq
+
+import "time"
+
+// Range is an inclusive range of allowed values with the value used when
+// none is given. The zero Range allows only the zero value.
+type Range[T int | time.Duration] struct {
+	Min, Max, Default T
+}
+
+// contains reports whether Min <= v <= Max.
+func (r Range[T]) contains(v T) bool { return r.Min <= v && v <= r.Max }
+
+func (r Range[T]) valid() bool { return r.Min <= r.Default && r.Default <= r.Max }
+
+// Limits holds every numeric limit the broker enforces. [DefaultLimits]
+// returns CMQ's documented limits, so code that works against a Broker with
+// the defaults also works against CMQ. An embedding service or a test may
+// widen or narrow them with [WithLimits]; validation reads from this value
+// and nowhere else.
+//
+// The zero Limits is not usable: start from DefaultLimits and change fields.
+type Limits struct {
+	// Queues is the most queues a broker holds (CMQ: 1000 per account).
+	Queues int
+	// QueueNameLength is the longest queue name, in characters (64).
+	QueueNameLength int
+	// BatchSize is the most messages in one batch send, receive or delete
+	// (16).
+	BatchSize int
+	// BatchBytes is the most bytes the bodies of one batch send may add up
+	// to (1 MiB).
+	BatchBytes int
+	// QPS is the number of messages per second each queue admits for each
+	// of send, receive and delete; a batch of n costs n. 0 means no limit.
+	// CMQ: 5000.
+	QPS int
+	// DeadLetterSources is the most queues one dead-letter queue serves (6).
+	DeadLetterSources int
+
+	// Delay bounds the delay of a send (0 to 3600 s).
+	Delay Range[time.Duration]
+	// MsgHeapNum bounds the queue attribute MaxMsgHeapNum
+	// (1,000,000 to 1,000,000,000; default 100,000,000).
+	MsgHeapNum Range[int]
+	// PollingWait bounds the queue attribute PollingWait and the wait of a
+	// single receive (0 to 30 s; default 0).
+	PollingWait Range[time.Duration]
+	// VisibilityTimeout bounds the queue attribute VisibilityTimeout and
+	// [Queue.ChangeVisibility] (1 s to 43,200 s; default 30 s).
+	VisibilityTimeout Range[time.Duration]
+	// MsgSize bounds the queue attribute MaxMsgSize, in bytes
+	// (1024 to 1,048,576; default 65,536).
+	MsgSize Range[int]
+	// MsgRetention bounds the queue attribute MsgRetention
+	// (60 s to 1,296,000 s; default 345,600 s, 4 days).
+	MsgRetention Range[time.Duration]
+	// MaxReceiveCount bounds [DeadLetterPolicy].MaxReceiveCount (1 to 1000).
+	// Its Default is unused.
+	MaxReceiveCount Range[int]
+	// MaxTimeToLive bounds [DeadLetterPolicy].MaxTimeToLive (300 s to
+	// 43,200 s; it must also be below the queue's MsgRetention). Its Default
+	// is unused.
+	MaxTimeToLive Range[time.Duration]
+	// ListLimit bounds the page size of a list call (1 to 50; default 20).
+	ListLimit Range[int]
+}
+
+// DefaultLimits returns CMQ's documented limits, the values given in the
+// comments of [Limits]' fields; where CMQ's own sources disagree, this
+// package picks one value and states it there.
+func DefaultLimits() Limits {
+	return Limits{
+		Queues:            1000,
+		QueueNameLength:   64,
+		BatchSize:         16,
+		BatchBytes:        1 << 20,
+		QPS:               5000,
+		DeadLetterSources: 6,
+		Delay:             Range[time.Duration]{0, 3600 * time.Second, 0},
+		MsgHeapNum:        Range[int]{1_000_000, 1_000_000_000, 100_000_000},
+		PollingWait:       Range[time.Duration]{0, 30 * time.Second, 0},
+		VisibilityTimeout: Range[time.Duration]{1 * time.Second, 43200 * time.Second, 30 * time.Second},
+		MsgSize:           Range[int]{1024, 1 << 20, 65536},
+		MsgRetention:      Range[time.Duration]{60 * time.Second, 1296000 * time.Second, 345600 * time.Second},
+		MaxReceiveCount:   Range[int]{1, 1000, 1},
+		MaxTimeToLive:     Range[time.Duration]{300 * time.Second, 43200 * time.Second, 300 * time.Second},
+		ListLimit:         Range[int]{1, 50, 20},
+	}
+}
+
+// Validate reports whether l is usable: every count positive (QPS may be
+// 0), every range ordered with its default inside, no range that lets a
+// wait, delay or timeout go negative, and none longer than [MaxDuration].
+// Its error is an [ErrInvalidParameter] naming the field.
+func (l Limits) Validate() error {
+	bad := func(field string) error {
+		return ErrInvalidParameter.withMessage("invalid Limits.%s", field)
+	}
+	switch {
+	case l.Queues < 1:
+		return bad("Queues")
+	case l.QueueNameLength < 1:
+		return bad("QueueNameLength")
+	case l.BatchSize < 1:
+		return bad("BatchSize")
+	case l.BatchBytes < 1:
+		return bad("BatchBytes")
+	case l.QPS < 0:
+		return bad("QPS")
+	case l.DeadLetterSources < 1:
+		return bad("DeadLetterSources")
+	case !l.Delay.valid() || l.Delay.Min < 0 || l.Delay.Max > MaxDuration:
+		return bad("Delay")
+	case !l.MsgHeapNum.valid() || l.MsgHeapNum.Min < 1:
+		return bad("MsgHeapNum")
+	case !l.PollingWait.valid() || l.PollingWait.Min < 0 || l.PollingWait.Max > MaxDuration:
+		return bad("PollingWait")
+	case !l.VisibilityTimeout.valid() || l.VisibilityTimeout.Min <= 0 || l.VisibilityTimeout.Max > MaxDuration:
+		return bad("VisibilityTimeout")
+	case !l.MsgSize.valid() || l.MsgSize.Min < 1:
+		return bad("MsgSize")
+	case !l.MsgRetention.valid() || l.MsgRetention.Min <= 0 || l.MsgRetention.Max > MaxDuration:
+		return bad("MsgRetention")
+	case !l.MaxReceiveCount.valid() || l.MaxReceiveCount.Min < 1:
+		return bad("MaxReceiveCount")
+	case !l.MaxTimeToLive.valid() || l.MaxTimeToLive.Min <= 0 || l.MaxTimeToLive.Max > MaxDuration:
+		return bad("MaxTimeToLive")
+	case !l.ListLimit.valid() || l.ListLimit.Min < 1:
+		return bad("ListLimit")
+	}
+	return nil
+}
+
+// MaxDuration is the longest duration [Limits] may allow anywhere: 100
+// years, so that any instant a queue computes (now plus a delay, a
+// timeout or a retention) fits in Unix nanoseconds.
+const MaxDuration = 100 * 365 * 24 * time.Hour
+
+// batchTooLarge returns ErrBatchTooLarge, its text naming l.BatchBytes
+// when that is not CMQ's 1 MiB.
+func (l *Limits) batchTooLarge() error {
+	if l.BatchBytes == 1<<20 {
+		return ErrBatchTooLarge
+	}
+	return ErrBatchTooLarge.withMessage("total message size exceed %d bytes", l.BatchBytes)
+}

@@ -1,0 +1,119 @@
+package cmq
+
+import (
+	"context"
+	"time"
+)
+
+// QueueWait, passed as the wait of [Queue.Receive] or [Queue.BatchReceive],
+// means "the queue's PollingWait". Any negative wait means the same.
+const QueueWait time.Duration = -1
+
+// Receive receives one message. The message turns inactive for the queue's
+// VisibilityTimeout and comes back unless it is deleted with the returned
+// receipt handle before then. Messages come in order of next visible time,
+// ties in send order.
+//
+// If nothing is visible, Receive waits up to wait (0 to
+// [Limits].PollingWait.Max; [QueueWait] for the queue's PollingWait) and
+// returns as soon as a message becomes visible: sent, its delay ended, or
+// its visibility timeout ended. If nothing became visible it returns
+// [ErrNoMessage]. If ctx ends first it returns ctx.Err() and consumes
+// nothing.
+//
+// Errors: [ErrNoMessage], [ErrOutOfRange] for the wait, [ErrThrottled]
+// (a receive costs one token, taken when the call starts),
+// [ErrQueueNotExist] (also when the queue is deleted during the wait),
+// [ErrClosed], ctx.Err().
+func (q *Queue) Receive(ctx context.Context, wait time.Duration) (Message, error) {
+	var buf [1]Message
+	ms, err := q.receive(ctx, 1, wait, buf[:0])
+	if err != nil {
+		return Message{}, err
+	}
+	return ms[0], nil
+}
+
+// BatchReceive receives up to n messages (1 to [Limits].BatchSize) like
+// [Queue.Receive]. It returns what is visible at once, up to n, and waits
+// only while nothing is; it never waits to fill the batch. It costs n
+// tokens.
+//
+// Errors: as for Receive, plus [ErrBatchSize].
+func (q *Queue) BatchReceive(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+	return q.receive(ctx, n, wait, nil)
+}
+
+// receive receives up to n messages into out. It checks every argument:
+// after the entry check, n, then the wait.
+func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) ([]Message, error) {
+	if err := q.enter(ctx); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > q.b.limits.BatchSize {
+		return nil, ErrBatchSize
+	}
+	if r := q.b.limits.PollingWait; wait > r.Max || wait >= 0 && wait < r.Min {
+		return nil, outOfRange("pollingWaitSeconds")
+	}
+	due := q.pullSources(true) // when the next move from a source falls due
+	now, err := q.lockHeld()
+	if err != nil {
+		return nil, err
+	}
+	defer q.unlock()
+	if wait < 0 {
+		wait = q.set.pollingWait
+	}
+	if !allow(q.recvLimit, now, n) {
+		return nil, ErrThrottled
+	}
+	if out = q.take(now, n, out); len(out) > 0 {
+		return out, nil
+	}
+	if wait == 0 {
+		return nil, ErrNoMessage
+	}
+	return q.longPoll(ctx, now, due, n, wait, out)
+}
+
+// take receives up to n visible messages into out. The caller holds q.mu
+// and has advanced q to now.
+func (q *Queue) take(now int64, n int, out []Message) []Message {
+	p := q.set.deadLetter
+	if out == nil && q.active > 0 {
+		out = make([]Message, 0, min(n, q.active)) // one allocation for a batch
+	}
+	start := len(out)
+	var stack [16]*message
+	ms := stack[:0] // the messages taken, for their strings
+	for len(out) < n {
+		k, where, ok := q.idx.min()
+		if !ok || k.visibleAt > now {
+			break
+		}
+		m := q.log.get(k.seq())
+		if p != nil && p.Kind == DeadLetterOnMaxReceive && int(m.dequeues) >= p.MaxReceiveCount {
+			q.moveToDeadLetter(m, now)
+			continue
+		}
+		q.count(m, -1)
+		q.idx.popMin(where)
+		m.where = inNone
+		m.dequeues++
+		if m.firstDeq == 0 {
+			m.firstDeq = now
+		}
+		m.nonce = newNonce()
+		m.visibleAt = now + int64(q.set.visibilityTimeout)
+		q.insert(m, inFlight) // later than every message received before
+		ms = append(ms, m)
+		out = append(out, m.view())
+	}
+	if len(ms) == 0 {
+		return out
+	}
+	q.setHandles(out[start:], ms)
+	q.armTimer(now) // receives still waiting get these back when their timeout ends
+	return out
+}
