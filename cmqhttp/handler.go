@@ -4,7 +4,8 @@
 //
 // # Wire protocol
 //
-// [NewHandler] returns an http.Handler for the path [Path]. It accepts GET
+// [NewHandler] returns an http.Handler for the paths [Path] and [RootPath]
+// (TDMQ-CMQ's endpoint style, with its route queries; see RootPath). It accepts GET
 // (parameters in the query string) and POST (parameters in the body, read
 // as form data whatever the Content-Type, the query string ignored); any
 // other method is 4000/10410. A request larger than
@@ -153,6 +154,8 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 		"BatchDeleteMessage":         h.batchDeleteMessage,
 		"ListDeadLetterSourceQueues": h.listDeadLetterSourceQueues,
 		"UnbindDeadLetterQueue":      h.unbindDeadLetterQueue,
+		"QueryQueueRoute":            h.queryQueueRoute,
+		"QueryTopicRoute":            h.queryTopicRoute,
 	}
 	return h
 }
@@ -163,18 +166,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	action, queue, why := "", "", ""
 	out, err := fields(nil), error(nil)
+	var p *params
 	func() {
-		if r.URL.Path != Path {
+		if !servesPath(r.URL.Path) {
 			err = detail(errPath, r.URL.Path)
 			return
 		}
-		var p *params
 		if p, err = h.read(w, r); err != nil {
 			return
 		}
 		queue, action = p.peek("queueName"), p.peek("Action")
 		if len(h.creds) > 0 {
-			if _, why, err = h.authenticate(r.Method, r.Host, p); err != nil {
+			if _, why, err = h.authenticate(r.Method, r.Host, r.URL.Path, p); err != nil {
 				return
 			}
 		}
@@ -186,7 +189,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = detail(errAction, action)
 			return
 		}
-		out, err = run(r.Context(), p)
+		out, err = run(actionContext(r, action), p)
 	}()
 	if out == nil {
 		out = fields{}
@@ -197,6 +200,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code, msg = e.Code, e.WireMessage()
 	}
 	out["code"], out["message"], out["requestId"] = code, msg, reqID
+	out["clientRequestId"] = clientRequestID(p)
 	writeJSON(w, out)
 	if h.log.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []slog.Attr{
