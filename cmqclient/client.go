@@ -130,10 +130,10 @@ type Client struct {
 //	https://cmq-gz.public.tencenttdmq.com                 TDMQ-CMQ (path /, data flow)
 //	https://cmq-queue-gz.api.qcloud.com/v2/index.php      a legacy CMQ region
 //
-// An endpoint with no path, or with "/", is served at [LegacyPath] unless
-// it is a TDMQ-CMQ host (see [KindAuto]), which is served at "/"; any
-// other path is kept as given (cmqd serves "/" too). The path is part of
-// what is signed. New fails, sending nothing, on an endpoint that is not
+// An endpoint with no path is served at [LegacyPath] unless it is a
+// TDMQ-CMQ host (see [KindAuto]), which is served at "/"; a path, "/"
+// included, is kept as given (cmqd serves both "/v2/index.php" and "/").
+// The path is part of what is signed. New fails, sending nothing, on an endpoint that is not
 // such a URL or on a Config value out of range.
 func New(endpoint string, c Config) (*Client, error) {
 	u, err := url.Parse(endpoint)
@@ -148,7 +148,7 @@ func New(endpoint string, c Config) (*Client, error) {
 	}
 	tdmq := isTDMQHost(u.Hostname())
 	switch {
-	case u.Path != "" && u.Path != "/":
+	case u.Path != "":
 	case tdmq:
 		u.Path = "/"
 	default:

@@ -319,8 +319,9 @@ func TestNew(t *testing.T) {
 		err      string
 	}{
 		{endpoint: "http://127.0.0.1:8080", url: "http://127.0.0.1:8080/v2/index.php", kind: cmqclient.KindFull},
-		{endpoint: "http://127.0.0.1:8080/", url: "http://127.0.0.1:8080/v2/index.php", kind: cmqclient.KindFull},
-		{endpoint: "http://127.0.0.1:8080/", cfg: cmqclient.Config{Kind: cmqclient.KindDataFlow}, url: "http://127.0.0.1:8080/v2/index.php", kind: cmqclient.KindDataFlow},
+		{endpoint: "http://127.0.0.1:8080/", url: "http://127.0.0.1:8080/", kind: cmqclient.KindFull},
+		{endpoint: "http://127.0.0.1:8080", cfg: cmqclient.Config{Kind: cmqclient.KindDataFlow}, url: "http://127.0.0.1:8080/v2/index.php", kind: cmqclient.KindDataFlow},
+		{endpoint: "https://cmq-gz.public.tencenttdmq.com/v2/index.php", url: "https://cmq-gz.public.tencenttdmq.com/v2/index.php", kind: cmqclient.KindDataFlow},
 		{endpoint: "https://cmq-gz.public.tencenttdmq.com", url: "https://cmq-gz.public.tencenttdmq.com/", kind: cmqclient.KindDataFlow},
 		{endpoint: "http://gz.mqadapter.cmq.tencentyun.com", url: "http://gz.mqadapter.cmq.tencentyun.com/", kind: cmqclient.KindDataFlow},
 		{endpoint: "https://cmq-gz.public.tencenttdmq.com", cfg: cmqclient.Config{Kind: cmqclient.KindFull}, url: "https://cmq-gz.public.tencenttdmq.com/", kind: cmqclient.KindFull},

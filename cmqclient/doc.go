@@ -20,7 +20,7 @@
 //
 // [New] takes the endpoint URL and a [Config]. An endpoint with no path is
 // served at [LegacyPath] ("/v2/index.php", cmqd and legacy regions), except
-// a TDMQ-CMQ host, served at "/". A [KindDataFlow] endpoint (detected from
+// a TDMQ-CMQ host, served at "/"; a path given, "/" included, is kept. A [KindDataFlow] endpoint (detected from
 // a tencenttdmq.com or mqadapter.cmq host, or set with [Config].Kind) has
 // only the message actions; CreateQueue, DeleteQueue, ListQueues,
 // GetQueueAttributes, SetQueueAttributes, RewindQueue,

@@ -7,6 +7,7 @@ import (
 	"github.com/opencmq/cmq/cmqclient"
 	"github.com/opencmq/cmq/internal/servicetest"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The contract suite that the in-process broker passes, run against the
@@ -18,6 +19,19 @@ func TestServiceContract(t *testing.T) {
 	servicetest.Run(t, func(t *testing.T) cmq.Service {
 		s := newServer(t, creds)
 		return s.client(t, cmqclient.Config{SecretID: "AKIDcontract", SecretKey: "contract-key", SignatureMethod: cmqclient.HmacSHA256})
+	})
+}
+
+// The same suite with requests to "/", TDMQ-CMQ's path, which cmqd serves
+// too (the full API; only TDMQ's own hosts lack the management actions).
+func TestServiceContractRootPath(t *testing.T) {
+	creds := map[string]string{"AKIDcontract": "contract-key"}
+	servicetest.Run(t, func(t *testing.T) cmq.Service {
+		s := newServer(t, creds)
+		c, err := cmqclient.New(s.URL+"/", cmqclient.Config{SecretID: "AKIDcontract", SecretKey: "contract-key"})
+		require.NoError(t, err)
+		require.Equal(t, s.URL+"/", c.Endpoint())
+		return c
 	})
 }
 
