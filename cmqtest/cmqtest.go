@@ -39,6 +39,10 @@ type Server struct {
 	// Endpoint is the URL of CMQ's API on the server, URL + "/v2/index.php",
 	// what the legacy SDKs and cmqclient take.
 	Endpoint string
+	// TDMQEndpoint is URL + "/", the same API in TDMQ-CMQ's endpoint style,
+	// for TDMQ-CMQ's SDKs (which sign the path "/"). Every action is served
+	// there too.
+	TDMQEndpoint string
 	// SecretID and SecretKey are the credentials the server accepts; both
 	// empty with [WithoutCredentials] (the server then accepts any request).
 	SecretID, SecretKey string
@@ -122,6 +126,7 @@ func Start(opts ...Option) (*Server, error) {
 	s.srv = httptest.NewServer(cmqhttp.NewHandler(b, hc))
 	s.URL = s.srv.URL
 	s.Endpoint = s.URL + cmqclient.LegacyPath
+	s.TDMQEndpoint = s.URL + "/"
 	cc := c.clientConf
 	cc.SecretID, cc.SecretKey = s.SecretID, s.SecretKey
 	if s.Client, err = cmqclient.New(s.Endpoint, cc); err != nil {

@@ -35,6 +35,7 @@ func TestNewServer(t *testing.T) {
 			assert.True(t, strings.HasPrefix(srv.URL, "http://127.0.0.1:"), srv.URL)
 			assert.Equal(t, srv.URL+"/v2/index.php", srv.Endpoint)
 			assert.Equal(t, srv.Endpoint, srv.Client.Endpoint())
+			assert.Equal(t, srv.URL+"/", srv.TDMQEndpoint)
 			if tt.signed {
 				assert.True(t, strings.HasPrefix(srv.SecretID, "AKID"), srv.SecretID)
 				assert.NotEmpty(t, srv.SecretKey)
@@ -56,6 +57,14 @@ func TestNewServer(t *testing.T) {
 			info, err := q.Attributes(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, 1, info.ActiveMsgNum)
+
+			// The TDMQ endpoint serves the same API (a client for "/"
+			// signs "/").
+			tc, err := cmqclient.New(srv.TDMQEndpoint, cmqclient.Config{SecretID: srv.SecretID, SecretKey: srv.SecretKey})
+			require.NoError(t, err)
+			m, err := tc.ReceiveMessage(ctx, "q", 0)
+			require.NoError(t, err)
+			assert.Equal(t, "hello", m.Body)
 
 			// Unsigned or wrongly signed requests are refused when the
 			// server has credentials.
