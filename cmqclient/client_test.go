@@ -299,6 +299,7 @@ func TestDataFlow(t *testing.T) {
 	for _, m := range mgmt {
 		err := m.call()
 		assert.ErrorIs(t, err, cmqclient.ErrUnsupported, m.action)
+		assert.ErrorIs(t, err, errors.ErrUnsupported, m.action)
 		assert.ErrorContains(t, err, m.action)
 	}
 	assert.Zero(t, s.requests.Load(), "no request for a management action")

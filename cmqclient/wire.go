@@ -223,10 +223,18 @@ func wireError(code int64, msg string) *cmq.Error {
 var (
 	// ErrUnsupported: the endpoint has no such action (a management action
 	// on TDMQ-CMQ's data-flow endpoint). The error names the action. No
-	// request was sent.
-	ErrUnsupported = errors.New("action not supported by this endpoint")
+	// request was sent. It also matches errors.ErrUnsupported, so code
+	// written against cmq.Service need not import this package to test
+	// for it.
+	ErrUnsupported error = unsupportedError{}
 	// ErrBadResponse: the endpoint answered with something that is not a
 	// CMQ response (not JSON, no code, a field of the wrong type, a
 	// truncated or oversized body). The action may have taken effect.
 	ErrBadResponse = errors.New("not a CMQ response")
 )
+
+type unsupportedError struct{}
+
+func (unsupportedError) Error() string { return "action not supported by this endpoint" }
+
+func (unsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
