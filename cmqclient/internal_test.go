@@ -110,3 +110,34 @@ func TestDecodePolicy(t *testing.T) {
 		assert.Equal(t, tt.want, got, tt.raw)
 	}
 }
+
+// Nothing a server sends makes the client panic: decode and every
+// conversion of a decoded response.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"code":0,"msgId":"a","msgBody":"b","enqueueTime":1,"dequeueCount":"2"}`,
+		`{"code":"7000","message":"(10200)no message"}`,
+		`{"code":6010,"errorList":[{"code":4430,"message":"(10260)x","receiptHandle":"h"}]}`,
+		`{"code":0,"deadLetterPolicy":"{\"deadLetterQueue\":\"d\",\"policy\":1}","queueList":[{"queueId":"q"}]}`,
+		`{"code":0,"msgInfoList":[{"msgId":"a","nextVisibleTime":99999999999999}]}`,
+		`<html>`, ``, `null`, `{"code":1e3}`, `{"code":"(","message":")("}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := decode(body)
+		if err != nil {
+			return
+		}
+		_ = wireError(int64(*r.Code), r.Message)
+		_ = r.message()
+		for i := range r.MsgInfoList {
+			_ = r.MsgInfoList[i].message()
+		}
+		for _, e := range r.ErrorList {
+			_ = wireError(int64(e.Code), e.Message)
+		}
+		_, _ = decodePolicy(r.DeadLetterPolicy)
+		_ = summaries(r)
+	})
+}
