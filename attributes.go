@@ -77,6 +77,8 @@ type QueueInfo struct {
 
 // Attributes returns the queue's attributes and exact counts.
 // Errors: [ErrQueueNotExist], [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) Attributes(ctx context.Context) (QueueInfo, error) {
 	if err := q.enter(ctx); err != nil {
 		return QueueInfo{}, err

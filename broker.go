@@ -85,6 +85,8 @@ func (b *Broker) validName(name string) bool {
 // Errors: [ErrQueueNameFormat], [ErrQueueExists], [ErrQueueLimit],
 // [ErrOutOfRange] and [ErrRewindPeriod] for attributes, the dead-letter
 // errors for a policy, [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (b *Broker) CreateQueue(ctx context.Context, name string, attrs QueueAttributes) (*Queue, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, err
@@ -157,6 +159,8 @@ func (b *Broker) Queue(name string) (*Queue, error) {
 // Errors: [ErrQueueNameFormat], [ErrQueueNotExist],
 // [ErrDeadLetterQueueInUse] when other queues use it as their dead-letter
 // queue, [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (b *Broker) DeleteQueue(ctx context.Context, name string) error {
 	if err := b.enter(ctx); err != nil {
 		return err
@@ -215,6 +219,8 @@ type QueueSummary struct {
 // the number of queues that match o.Search in all.
 // Errors: [ErrOutOfRange] for a negative offset or a limit outside
 // [Limits].ListLimit, [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (b *Broker) ListQueues(ctx context.Context, o ListOptions) ([]QueueSummary, int, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, 0, err
@@ -231,6 +237,8 @@ func (b *Broker) ListQueues(ctx context.Context, o ListOptions) ([]QueueSummary,
 // whose dead-letter queue is dlq.
 // Errors: [ErrQueueNameFormat], [ErrQueueNotExist] for dlq, [ErrOutOfRange],
 // [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (b *Broker) ListDeadLetterSourceQueues(ctx context.Context, dlq string, o ListOptions) ([]QueueSummary, int, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, 0, err

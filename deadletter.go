@@ -57,6 +57,8 @@ func (q *Queue) bindLocked(d *Queue) {
 // stay where they are.
 // Errors: [ErrDeadLetterQueueNotExist] if it has none, [ErrQueueNotExist],
 // [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) UnbindDeadLetterQueue(ctx context.Context) error {
 	if err := q.enter(ctx); err != nil {
 		return err

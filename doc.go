@@ -27,8 +27,9 @@
 // that CMQ's HTTP API lacks, [Queue.ChangeVisibility] and [Queue.Purge].
 //
 // Every failure is an [*Error] carrying CMQ's code and module code, and
-// matches one of the Err… sentinels with errors.Is; only a long poll ended
-// by its context returns the context's error itself:
+// matches one of the Err… sentinels with errors.Is; only a call whose
+// context is done (on entry, or during a long poll) returns the context's
+// error itself:
 //
 //	_, err := q.Receive(ctx, 0)
 //	if errors.Is(err, cmq.ErrNoMessage) { … } // code 7000, module 10200
@@ -43,7 +44,7 @@
 //   - Through [Service], CMQ's actions addressed by queue name, for code
 //     that must also run against cmqd or Tencent's TDMQ-CMQ. [Broker.Service]
 //     is the in-process implementation; the remote client in package
-//     cmqclient implements the same interface over CMQ's HTTP API, so such
+//     cmqclient (coming) implements it over CMQ's HTTP API, so such
 //     code moves between them by changing one constructor.
 //   - Over the wire, through cmqd (package cmqhttp), for clients in any
 //     language that speak CMQ's HTTP API.

@@ -16,9 +16,10 @@ import (
 //
 //	errors.Is(err, cmq.ErrQueueNotExist)
 //
-// holds for both. Context errors from a cancelled long poll are returned as
-// they are (errors.Is(err, context.Canceled) holds); [AsError] maps them to a
-// CMQ code for frontends.
+// holds for both. Context errors (a context done when a call starts, or
+// ending a long poll) are returned as they are (errors.Is(err,
+// context.Canceled) holds); [AsError] maps them to a CMQ code for
+// frontends.
 type Error struct {
 	// Code is CMQ's error code, e.g. 4440. It is never 0.
 	Code int

@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/google/btree v1.1.3
+	golang.org/x/sync v0.22.0
 	golang.org/x/time v0.15.0
 )
 

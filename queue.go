@@ -210,6 +210,8 @@ func (q *Queue) retained() int { return q.active + q.inactive + q.delayed + q.re
 // Errors: [ErrEmptyMessage], [ErrMessageTooLarge], [ErrOutOfRange] for the
 // delay, [ErrHeapFull], [ErrThrottled], [ErrQueueNotExist], [ErrClosed],
 // ctx.Err(). A failed send enqueues nothing.
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) Send(ctx context.Context, body string, delay time.Duration) (string, error) {
 	bodies, id := [1]string{body}, [1]string{}
 	ids := id[:]
@@ -311,6 +313,8 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 //
 // Errors: [ErrInvalidReceiptHandle], [ErrThrottled], [ErrQueueNotExist],
 // [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) Delete(ctx context.Context, h string) error {
 	if err := q.enter(ctx); err != nil {
 		return err
@@ -355,6 +359,8 @@ func (q *Queue) remove(m *message) {
 //
 // Errors that fail the whole call, with nil results: [ErrBatchSize],
 // [ErrThrottled], [ErrQueueNotExist], [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) BatchDelete(ctx context.Context, handles []string) ([]error, error) {
 	if err := q.enter(ctx); err != nil {
 		return nil, err
@@ -396,6 +402,8 @@ func (q *Queue) BatchDelete(ctx context.Context, handles []string) ([]error, err
 // Purge drops every message of the queue, including those kept for rewind.
 // It is an extension: CMQ's API has no such action.
 // Errors: [ErrQueueNotExist], [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) Purge(ctx context.Context) error {
 	if err := q.enter(ctx); err != nil {
 		return err

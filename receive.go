@@ -25,6 +25,8 @@ const QueueWait time.Duration = -1
 // (a receive costs one token, taken when the call starts),
 // [ErrQueueNotExist] (also when the queue is deleted during the wait),
 // [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) Receive(ctx context.Context, wait time.Duration) (Message, error) {
 	var buf [1]Message
 	ms, err := q.receive(ctx, 1, wait, buf[:0])

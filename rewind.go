@@ -25,6 +25,8 @@ import (
 //
 // Errors: [ErrRewindDisabled] if RewindPeriod is 0, [ErrRewindTime],
 // [ErrQueueNotExist], [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
 	if err := q.enter(ctx); err != nil {
 		return err

@@ -15,6 +15,8 @@ import (
 //
 // Errors: [ErrOutOfRange] for the timeout, [ErrInvalidReceiptHandle],
 // [ErrQueueNotExist], [ErrClosed], ctx.Err().
+// Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
+// done, before any argument (see Contexts in the package doc).
 func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Duration) (time.Time, error) {
 	if err := q.enter(ctx); err != nil {
 		return time.Time{}, err

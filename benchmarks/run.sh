@@ -2,14 +2,17 @@
 # Runs every benchmark of BENCHMARKS.md and rewrites its results section and
 # cycle-vs-backlog.png. Usage, from anywhere in the checkout:
 #
-#	benchmarks/run.sh            # 5 rounds (about 6 minutes on 2 cores)
-#	COUNT=1 benchmarks/run.sh    # quicker, noisier
+#	benchmarks/run.sh            # 6 rounds (about 7 minutes on 2 cores)
+#	COUNT=1 benchmarks/run.sh    # quicker, noisier, no confidence intervals
 #
 # Raw `go test -bench` output is kept in benchmarks/out/ (not committed).
-# Numbers are medians over COUNT runs; no benchstat needed.
+# benchmarks/report gives the median of the COUNT runs with its 95%
+# confidence interval (golang.org/x/perf/benchmath, nonparametric, as
+# benchstat), which needs at least 6 runs; it fails, and leaves
+# BENCHMARKS.md as it was, if a target's benchmark is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COUNT=${COUNT:-5}
+COUNT=${COUNT:-6}
 out=benchmarks/out
 mkdir -p "$out"
 # The root module's test binary, built once. Each benchmark runs COUNT

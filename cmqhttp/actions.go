@@ -17,7 +17,7 @@ func (h *Handler) queue(p *params) (*cmq.Queue, error) {
 	return h.b.Queue(name)
 }
 
-func (h *Handler) createQueue(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) createQueue(ctx context.Context, p *params) (answer, error) {
 	name, err := p.required("queueName")
 	if err != nil {
 		return nil, err
@@ -30,7 +30,7 @@ func (h *Handler) createQueue(ctx context.Context, p *params) (fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fields{"queueId": q.ID()}, nil
+	return &CreateQueueResponse{QueueID: q.ID()}, nil
 }
 
 // listOptions parses searchWord, offset and limit.
@@ -50,20 +50,20 @@ func listOptions(p *params) (cmq.ListOptions, error) {
 	}
 	o.Offset, o.Limit = clampInt(off), clampInt(lim)
 	if o.Limit < 0 {
-		return o, detail(errOutOfRangeFm, "limit")
+		return o, outOfRange("limit")
 	}
 	return o, nil
 }
 
-func queueList(qs []cmq.QueueSummary, total int) fields {
-	list := make([]fields, len(qs))
+func queueList(qs []cmq.QueueSummary) []QueueListItem {
+	list := make([]QueueListItem, len(qs))
 	for i, q := range qs {
-		list[i] = fields{"queueId": q.ID, "queueName": q.Name}
+		list[i] = QueueListItem{QueueID: q.ID, QueueName: q.Name}
 	}
-	return fields{"totalCount": total, "queueList": list}
+	return list
 }
 
-func (h *Handler) listQueue(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) listQueue(ctx context.Context, p *params) (answer, error) {
 	o, err := listOptions(p)
 	if err != nil {
 		return nil, err
@@ -72,10 +72,10 @@ func (h *Handler) listQueue(ctx context.Context, p *params) (fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	return queueList(qs, total), nil
+	return &ListQueueResponse{TotalCount: total, QueueList: queueList(qs)}, nil
 }
 
-func (h *Handler) listDeadLetterSourceQueues(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) listDeadLetterSourceQueues(ctx context.Context, p *params) (answer, error) {
 	dlq, err := p.required("deadLetterQueueName")
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func (h *Handler) listDeadLetterSourceQueues(ctx context.Context, p *params) (fi
 	if err != nil {
 		return nil, err
 	}
-	return queueList(qs, total), nil
+	return &ListDeadLetterSourceQueuesResponse{TotalCount: total, QueueList: queueList(qs)}, nil
 }
 
 // policyJSON returns a dead-letter policy as CMQ's JSON text.
@@ -102,25 +102,24 @@ func policyJSON(p *cmq.DeadLetterPolicy) string {
 	return string(b)
 }
 
-// settingFields are the settable attributes of info, as SetQueueAttributes
-// returns them.
-func settingFields(info cmq.QueueInfo) fields {
-	f := fields{
-		"queueId":             info.ID,
-		"maxMsgHeapNum":       info.MaxMsgHeapNum,
-		"pollingWaitSeconds":  seconds(info.PollingWait),
-		"visibilityTimeout":   seconds(info.VisibilityTimeout),
-		"maxMsgSize":          info.MaxMsgSize,
-		"msgRetentionSeconds": seconds(info.MsgRetention),
-		"rewindSeconds":       seconds(info.RewindPeriod),
+// settings are the settable attributes of info.
+func settings(info cmq.QueueInfo) QueueSettings {
+	s := QueueSettings{
+		QueueID:             info.ID,
+		MaxMsgHeapNum:       info.MaxMsgHeapNum,
+		PollingWaitSeconds:  seconds(info.PollingWait),
+		VisibilityTimeout:   seconds(info.VisibilityTimeout),
+		MaxMsgSize:          info.MaxMsgSize,
+		MsgRetentionSeconds: seconds(info.MsgRetention),
+		RewindSeconds:       seconds(info.RewindPeriod),
 	}
 	if info.DeadLetterPolicy != nil {
-		f["deadLetterPolicy"] = policyJSON(info.DeadLetterPolicy)
+		s.DeadLetterPolicy = policyJSON(info.DeadLetterPolicy)
 	}
-	return f
+	return s
 }
 
-func (h *Handler) getQueueAttributes(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) getQueueAttributes(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -129,20 +128,21 @@ func (h *Handler) getQueueAttributes(ctx context.Context, p *params) (fields, er
 	if err != nil {
 		return nil, err
 	}
-	f := settingFields(info)
-	f["queueName"] = info.Name
-	f["createTime"] = unix(info.CreateTime)
-	f["lastModifyTime"] = unix(info.LastModifyTime)
-	f["activeMsgNum"] = info.ActiveMsgNum
-	f["inactiveMsgNum"] = info.InactiveMsgNum
-	f["delayMsgNum"] = info.DelayMsgNum
-	f["rewindmsgNum"] = info.RewindMsgNum // Python, C++
-	f["rewindMsgNum"] = info.RewindMsgNum // Java, NETkiddy
-	f["minMsgTime"] = unix(info.MinMsgTime)
-	return f, nil
+	return &GetQueueAttributesResponse{
+		QueueSettings:  settings(info),
+		QueueName:      info.Name,
+		CreateTime:     unix(info.CreateTime),
+		LastModifyTime: unix(info.LastModifyTime),
+		ActiveMsgNum:   info.ActiveMsgNum,
+		InactiveMsgNum: info.InactiveMsgNum,
+		DelayMsgNum:    info.DelayMsgNum,
+		RewindmsgNum:   info.RewindMsgNum,
+		RewindMsgNum:   info.RewindMsgNum,
+		MinMsgTime:     unix(info.MinMsgTime),
+	}, nil
 }
 
-func (h *Handler) setQueueAttributes(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) setQueueAttributes(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -158,10 +158,10 @@ func (h *Handler) setQueueAttributes(ctx context.Context, p *params) (fields, er
 	if err != nil {
 		return nil, err
 	}
-	return settingFields(info), nil
+	return &SetQueueAttributesResponse{QueueSettings: settings(info)}, nil
 }
 
-func (h *Handler) deleteQueue(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) deleteQueue(ctx context.Context, p *params) (answer, error) {
 	name, err := p.required("queueName")
 	if err != nil {
 		return nil, err
@@ -169,7 +169,7 @@ func (h *Handler) deleteQueue(ctx context.Context, p *params) (fields, error) {
 	return nil, h.b.DeleteQueue(ctx, name)
 }
 
-func (h *Handler) rewindQueue(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) rewindQueue(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func (h *Handler) rewindQueue(ctx context.Context, p *params) (fields, error) {
 	return nil, q.Rewind(ctx, time.Unix(ts, 0))
 }
 
-func (h *Handler) unbindDeadLetterQueue(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) unbindDeadLetterQueue(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -192,7 +192,7 @@ func (h *Handler) unbindDeadLetterQueue(ctx context.Context, p *params) (fields,
 	if err := q.UnbindDeadLetterQueue(ctx); err != nil {
 		return nil, err
 	}
-	return fields{"queueId": q.ID()}, nil
+	return &UnbindDeadLetterQueueResponse{QueueID: q.ID()}, nil
 }
 
 // delay parses delaySeconds (default 0).
@@ -204,7 +204,7 @@ func delay(p *params) (time.Duration, error) {
 	return *d, nil
 }
 
-func (h *Handler) sendMessage(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) sendMessage(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -221,10 +221,10 @@ func (h *Handler) sendMessage(ctx context.Context, p *params) (fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fields{"msgId": id}, nil
+	return &SendMessageResponse{MsgID: id}, nil
 }
 
-func (h *Handler) batchSendMessage(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) batchSendMessage(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -241,11 +241,11 @@ func (h *Handler) batchSendMessage(ctx context.Context, p *params) (fields, erro
 	if err != nil {
 		return nil, err
 	}
-	list := make([]fields, len(ids))
+	list := make([]SentMessage, len(ids))
 	for i, id := range ids {
-		list[i] = fields{"msgId": id}
+		list[i] = SentMessage{MsgID: id}
 	}
-	return fields{"msgList": list}, nil
+	return &BatchSendMessageResponse{MsgList: list}, nil
 }
 
 // wait parses pollingWaitSeconds: absent means the queue's wait; negative
@@ -258,24 +258,24 @@ func wait(p *params) (time.Duration, error) {
 	case d == nil:
 		return cmq.QueueWait, nil
 	case *d < 0:
-		return 0, detail(errOutOfRangeFm, "pollingWaitSeconds")
+		return 0, outOfRange("pollingWaitSeconds")
 	}
 	return *d, nil
 }
 
-func messageFields(m cmq.Message) fields {
-	return fields{
-		"msgBody":          m.Body,
-		"msgId":            m.ID,
-		"receiptHandle":    m.ReceiptHandle,
-		"enqueueTime":      unix(m.EnqueueTime),
-		"firstDequeueTime": unix(m.FirstDequeueTime),
-		"nextVisibleTime":  unix(m.NextVisibleTime),
-		"dequeueCount":     m.DequeueCount,
+func received(m cmq.Message) ReceivedMessage {
+	return ReceivedMessage{
+		MsgBody:          m.Body,
+		MsgID:            m.ID,
+		ReceiptHandle:    m.ReceiptHandle,
+		EnqueueTime:      unix(m.EnqueueTime),
+		FirstDequeueTime: unix(m.FirstDequeueTime),
+		NextVisibleTime:  unix(m.NextVisibleTime),
+		DequeueCount:     m.DequeueCount,
 	}
 }
 
-func (h *Handler) receiveMessage(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) receiveMessage(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -284,14 +284,15 @@ func (h *Handler) receiveMessage(ctx context.Context, p *params) (fields, error)
 	if err != nil {
 		return nil, err
 	}
+	p.free() // nothing more to read: the wait holds no request memory
 	m, err := q.Receive(ctx, w)
 	if err != nil {
 		return nil, noMessageOnCancel(err)
 	}
-	return messageFields(m), nil
+	return &ReceiveMessageResponse{ReceivedMessage: received(m), q: q}, nil
 }
 
-func (h *Handler) batchReceiveMessage(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) batchReceiveMessage(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -304,18 +305,19 @@ func (h *Handler) batchReceiveMessage(ctx context.Context, p *params) (fields, e
 	if err != nil {
 		return nil, err
 	}
+	p.free()
 	ms, err := q.BatchReceive(ctx, clampInt(n), w)
 	if err != nil {
 		return nil, noMessageOnCancel(err)
 	}
-	list := make([]fields, len(ms))
+	list := make([]ReceivedMessage, len(ms))
 	for i, m := range ms {
-		list[i] = messageFields(m)
+		list[i] = received(m)
 	}
-	return fields{"msgInfoList": list}, nil
+	return &BatchReceiveMessageResponse{MsgInfoList: list, q: q}, nil
 }
 
-func (h *Handler) deleteMessage(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) deleteMessage(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -332,7 +334,7 @@ func (h *Handler) deleteMessage(ctx context.Context, p *params) (fields, error) 
 
 // batchDeleteMessage answers 0, or 6010 (some failed) or 6020 (all failed)
 // with an errorList of {code, message, receiptHandle} for the failures.
-func (h *Handler) batchDeleteMessage(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) batchDeleteMessage(ctx context.Context, p *params) (answer, error) {
 	q, err := h.queue(p)
 	if err != nil {
 		return nil, err
@@ -345,18 +347,18 @@ func (h *Handler) batchDeleteMessage(ctx context.Context, p *params) (fields, er
 	if results == nil {
 		return nil, err
 	}
-	var list []fields
+	var list []DeleteError
 	for i, r := range results {
 		if r != nil {
 			e := cmq.AsError(r)
 			if handles[i] == "" {
 				e = errHandle
 			}
-			list = append(list, fields{"code": e.Code, "message": e.WireMessage(), "receiptHandle": handles[i]})
+			list = append(list, DeleteError{Code: e.Code, Message: e.WireMessage(), ReceiptHandle: handles[i]})
 		}
 	}
 	if list == nil {
 		return nil, err
 	}
-	return fields{"errorList": list}, err
+	return &BatchDeleteMessageResponse{ErrorList: list}, err
 }

@@ -2,18 +2,12 @@ package cmqhttp
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"hash"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,35 +15,10 @@ import (
 	"time"
 
 	"github.com/opencmq/cmq"
+	"github.com/opencmq/cmq/internal/cmqsigtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// testSign implements CMQ's documented signature algorithm on its own, so
-// that the server's implementation is checked against the algorithm and not
-// against itself: sort by name, '_' -> '.' in names, raw values, method +
-// host + /v2/index.php?, HMAC-SHA1 (or SHA-256), Base64.
-func testSign(method, host string, vals map[string]string, key, sigMethod string) string {
-	names := make([]string, 0, len(vals))
-	for k := range vals {
-		if k != "Signature" {
-			names = append(names, k)
-		}
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = strings.ReplaceAll(k, "_", ".") + "=" + vals[k]
-	}
-	s := method + host + "/v2/index.php?" + strings.Join(parts, "&")
-	var h func() hash.Hash = sha1.New
-	if sigMethod == "HmacSHA256" {
-		h = sha256.New
-	}
-	mac := hmac.New(h, []byte(key))
-	mac.Write([]byte(s))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
 
 // client is a small CMQ client for the tests. It signs when id is set.
 type client struct {
@@ -94,7 +63,7 @@ func (c *client) params(action string, kv ...string) map[string]string {
 
 // sign (re)computes the Signature of vals.
 func (c *client) sign(vals map[string]string) {
-	vals["Signature"] = testSign(c.method, strings.TrimPrefix(strings.TrimPrefix(c.base, "http://"), "https://"), vals, c.key, vals["SignatureMethod"])
+	vals["Signature"] = cmqsigtest.Sign(c.method, strings.TrimPrefix(strings.TrimPrefix(c.base, "http://"), "https://"), vals, c.key, vals["SignatureMethod"])
 }
 
 // call sends action with kv and decodes the answer; it requires HTTP 200.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opencmq/cmq"
+	"github.com/opencmq/cmq/internal/cmqsigtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -123,7 +124,7 @@ func signQuery(method, query string) string {
 	flat["SecretId"] = "AKIDfuzz"
 	flat["Timestamp"] = strconv.FormatInt(time.Now().Unix(), 10)
 	flat["Nonce"] = "42"
-	flat["Signature"] = testSign(method, memHost, flat, "k", flat["SignatureMethod"])
+	flat["Signature"] = cmqsigtest.Sign(method, memHost, flat, "k", flat["SignatureMethod"])
 	out := url.Values{}
 	for k, v := range flat {
 		out.Set(k, v)

@@ -1,54 +1,3 @@
-// Package cmqhttp serves a [cmq.Broker] over Tencent CMQ's legacy HTTP API
-// (Action=… on /v2/index.php), so that the official CMQ SDKs and other
-// existing clients work against it unchanged.
-//
-// # Wire protocol
-//
-// [NewHandler] returns an http.Handler for the paths [Path] and [RootPath]
-// (TDMQ-CMQ's endpoint style, with its route queries; see RootPath). It accepts GET
-// (parameters in the query string) and POST (parameters in the body, read
-// as form data whatever the Content-Type, the query string ignored); any
-// other method is 4000/10410. A request larger than
-// [Config].MaxRequestBytes (1 MiB by default) is 4000/10420. Every API
-// outcome, failures included, is HTTP 200 with a JSON object holding a
-// number "code" (0 on success), a string "message" ("(module)text" on
-// failure, from [cmq.Error.WireMessage]), a fresh "requestId", and the
-// action's fields at the top level; a path other than [Path] is 4000/10400.
-// A GET is limited by the http.Server's MaxHeaderBytes too: give it room
-// for MaxRequestBytes, or net/http refuses a long query string with its own
-// HTTP 431 before the handler sees it.
-//
-// Parameters follow CMQ: names are case-sensitive, '_' and '.' in a name
-// are the same character, a name may appear once (4000/10330), values are
-// UTF-8; arrays are name.0, name.1, … or name.1, name.2, …, contiguous
-// (4000/10380) and at most [cmq.Limits].BatchSize long (4000/10370);
-// unknown parameters (RequestClient, clientRequestId,
-// UserpollingWaitSeconds, Region, Token, …) are ignored. A missing required
-// parameter is 4000/10390 naming it, an integer that does not parse is
-// 4000/10360, and ranges are the broker's (4000/10350 and friends). Times
-// and durations are whole seconds on the wire; durations set through the Go
-// API that are not whole seconds are shown rounded up.
-//
-// # Signatures
-//
-// With [Config].Credentials set, every request must carry SecretId,
-// Signature, Timestamp and Nonce. The signature is checked as CMQ documents
-// it (see [StringToSign] and [Sign]; HmacSHA1, or HmacSHA256 when
-// SignatureMethod=HmacSHA256) over the Host header with its port. On POST a
-// signature made without the values that begin with '@' (the Python and PHP
-// SDKs' rule) is accepted too. An unknown SecretId is 4100/10270; a wrong
-// signature, a Timestamp more than [SignatureWindow] from the server's
-// clock, or a Nonce already accepted within that window is 4100/10030.
-// Without credentials nothing is checked.
-//
-// # Long polling
-//
-// ReceiveMessage and BatchReceiveMessage wait up to their
-// pollingWaitSeconds, or the queue's, on the request's context: a client
-// that goes away ends its wait at once with nothing consumed. A wait ended
-// by its context, for example when the server shuts down, is answered with
-// 7000/10200 (no message), the answer CMQ gives to any wait that ends
-// empty.
 package cmqhttp
 
 import (
@@ -62,13 +11,16 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencmq/cmq"
 )
 
 // Config configures a [Handler]. The zero Config serves without
-// signature checks, discards logs and allows 1 MiB requests.
+// signature checks, discards logs, allows 1 MiB requests, buffers at most
+// 256 MiB of large requests and answers and gives each answer 30 s to be
+// written.
 type Config struct {
 	// Credentials maps SecretId to SecretKey. When it is empty, signatures
 	// are not checked (local development).
@@ -79,33 +31,60 @@ type Config struct {
 	// MaxRequestBytes is the largest request accepted: the body of a POST,
 	// the query string of a GET. 0 means 1 MiB, CMQ's limit.
 	MaxRequestBytes int64
-	// MaxNonces caps the nonces remembered against replays; when it is
-	// full of nonces younger than the window, signed requests are refused
-	// with 4480/10460. 0 means 1,000,000.
+	// MaxNonces caps the nonces remembered against replays, per SecretId
+	// (about 50 bytes each). A full table forgets the Timestamp second
+	// farthest from now and refuses that second from then on (4480/10460)
+	// until it leaves the window; so does a table full of the request's
+	// own second. Honest clients are never refused for longer than
+	// [SignatureWindow]. 0 means 100,000 (about 5 MB per SecretId).
 	MaxNonces int
+	// MaxMemory bounds the bytes that large requests and answers in flight
+	// hold together: a request over [SmallBytes] reserves twice its size
+	// (the body, and the parameters parsed from it) before it is read,
+	// until its parameters have been used; an answer over SmallBytes
+	// reserves its encoded size until it is written. One that finds the
+	// budget spent waits up to MemoryWait, then is answered 4480/10460
+	// (server busy); a received message that cannot be answered is made
+	// visible again. Requests and answers up to SmallBytes are not counted:
+	// the server's cap on connections bounds them. 0 means 256 MiB;
+	// negative means no bound.
+	MaxMemory int64
+	// MemoryWait is how long a request or answer waits for MaxMemory.
+	// 0 means 1 s.
+	MemoryWait time.Duration
+	// WriteTimeout bounds the writing of one answer. It is set when the
+	// answer is ready, after a long poll's wait, so that a client that
+	// does not read cannot hold the answer's memory and connection longer;
+	// a received message whose answer fails is made visible again. 0 means
+	// 30 s; negative means none.
+	WriteTimeout time.Duration
 	// Now is the clock that Timestamps are checked against. Nil means
 	// time.Now.
 	Now func() time.Time
 }
 
+// SmallBytes is the size up to which a request or an answer is not counted
+// against [Config].MaxMemory.
+const SmallBytes = 64 << 10
+
 // Handler serves CMQ's queue actions for one broker. Make one with
 // [NewHandler]; it is safe for concurrent use.
 type Handler struct {
-	b        *cmq.Broker
-	creds    map[string]string
-	log      *slog.Logger
-	maxBytes int64
-	tooLarge *cmq.Error // 4000/10420 for a request over maxBytes
-	now      func() time.Time
-	nonces   *nonceCache
-	actions  map[string]action
+	b            *cmq.Broker
+	creds        map[string]string
+	log          *slog.Logger
+	maxBytes     int64
+	tooLarge     *cmq.Error // 4000/10420 for a request over maxBytes
+	now          func() time.Time
+	nonces       *nonceCache
+	mem          *budget
+	writeTimeout time.Duration
+	actions      map[string]action
 }
 
-// action runs one CMQ action and returns the fields of its response.
-type action func(ctx context.Context, p *params) (fields, error)
-
-// fields are the action-specific members of a response.
-type fields map[string]any
+// action runs one CMQ action and returns its answer: nil when it has no
+// fields of its own (the answer is then a bare [Response]).
+type action func(ctx context.Context, p *params) (answer, error)
 
 // NewHandler returns a Handler that serves b as configured by c. It does
 // not own b: closing b is the caller's job.
@@ -128,17 +107,21 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 	}
 	h.tooLarge = detail(errParse, "request")
 	if h.maxBytes != 1<<20 { // CMQ's text names its own limit
-		h.tooLarge = &cmq.Error{Code: errParse.Code, Module: errParse.Module,
-			Message: fmt.Sprintf("cannot parse request, or request size is more than %d bytes", h.maxBytes)}
+		h.tooLarge = errParse.WithMessage("cannot parse request, or request size is more than %d bytes", h.maxBytes)
 	}
 	if h.now == nil {
 		h.now = time.Now
 	}
 	maxNonces := c.MaxNonces
 	if maxNonces <= 0 {
-		maxNonces = 1_000_000
+		maxNonces = 100_000
 	}
-	h.nonces = newNonceCache(maxNonces)
+	h.nonces = newNonceCache(maxNonces, int64(SignatureWindow/time.Second))
+	h.mem = newBudget(c.MaxMemory, c.MemoryWait)
+	h.writeTimeout = c.WriteTimeout
+	if h.writeTimeout == 0 {
+		h.writeTimeout = 30 * time.Second
+	}
 	h.actions = map[string]action{
 		"CreateQueue":                h.createQueue,
 		"ListQueue":                  h.listQueue,
@@ -161,23 +144,33 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 }
 
 // ServeHTTP answers one CMQ request.
+//
+// Serve it with an http.Server whose ReadTimeout bounds the reading of a
+// whole request (net/http lifts that deadline once the body is read, so it
+// does not cut a long poll) and whose WriteTimeout is 0: ServeHTTP sets a
+// write deadline of [Config].WriteTimeout when the answer is ready, after
+// the wait.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
+	rc := http.NewResponseController(w)
 	action, queue, why := "", "", ""
-	out, err := fields(nil), error(nil)
+	out, err := answer(nil), error(nil)
 	var p *params
+	var clientID uint64
+	defer func() { p.free() }()
 	func() {
 		if !servesPath(r.URL.Path) {
 			err = detail(errPath, r.URL.Path)
 			return
 		}
-		if p, err = h.read(w, r); err != nil {
+		if p, err = h.read(r); err != nil {
 			return
 		}
+		clientID = clientRequestID(p)
 		queue, action = p.peek("queueName"), p.peek("Action")
 		if len(h.creds) > 0 {
-			if _, why, err = h.authenticate(r.Method, r.Host, r.URL.Path, p); err != nil {
+			if why, err = h.authenticate(r.Method, r.Host, r.URL.Path, p); err != nil {
 				return
 			}
 		}
@@ -191,17 +184,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		out, err = run(actionContext(r, action), p)
 	}()
-	if out == nil {
-		out = fields{}
+	p.free()
+	if g, ok := out.(handOver); ok && r.Context().Err() != nil {
+		// The client left while its messages were taken: give them back
+		// rather than answer a closed connection.
+		g.giveBack()
+		out, err, why = nil, cmq.ErrNoMessage, "client gone: messages made visible again"
 	}
-	code, msg := 0, ""
-	if err != nil {
-		e := cmq.AsError(err)
-		code, msg = e.Code, e.WireMessage()
+	// Only answers that hand messages over can be large: reserve their
+	// memory before encoding them.
+	var size int64
+	if g, ok := out.(handOver); ok {
+		if size = g.maxSize(); size <= SmallBytes {
+			size = 0
+		} else if h.mem.acquire(r.Context(), size) != nil {
+			g.giveBack()
+			why = fmt.Sprintf("no memory for an answer of up to %d bytes", size)
+			out, err, size = nil, errBusy, 0
+		}
 	}
-	out["code"], out["message"], out["requestId"] = code, msg, reqID
-	out["clientRequestId"] = clientRequestID(p)
-	writeJSON(w, out)
+	body, code, msg := encode(out, err, reqID, clientID, size)
+	if size > 0 {
+		defer h.mem.release(size)
+	}
+	if h.writeTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, werr := w.Write(body)
+	if werr == nil {
+		if werr = rc.Flush(); errors.Is(werr, http.ErrNotSupported) {
+			werr = nil
+		}
+	}
+	if g, ok := out.(handOver); ok && werr != nil {
+		g.giveBack()
+		why = "answer not written: messages made visible again"
+	}
 	if h.log.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []slog.Attr{
 			slog.String("requestId", reqID),
@@ -220,42 +240,81 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if why != "" {
 			attrs = append(attrs, slog.String("reason", why))
 		}
-		h.log.LogAttrs(r.Context(), slog.LevelDebug, "request", attrs...)
+		if werr != nil {
+			attrs = append(attrs, slog.String("writeError", werr.Error()))
+		}
+		h.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelDebug, "request", attrs...)
 	}
+}
+
+// encode returns the JSON answer: out (a bare Response when nil) with the
+// code and message of err, HTML characters unescaped.
+func encode(out answer, err error, reqID string, clientID uint64, sizeHint int64) (body []byte, code int, msg string) {
+	if out == nil {
+		out = &Response{}
+	}
+	if err != nil {
+		e := cmq.AsError(err)
+		code, msg = e.Code, e.WireMessage()
+	}
+	*out.common() = Response{Code: code, Message: msg, RequestID: reqID, ClientRequestID: clientID}
+	var buf bytes.Buffer
+	buf.Grow(int(sizeHint)) // one allocation for a large answer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		// Every field is a string, a number or a composite of them.
+		panic(fmt.Sprintf("cmqhttp: encoding a response: %v", err))
+	}
+	return buf.Bytes(), code, msg
 }
 
 // read checks the method and size and parses the parameters: the query
-// string of a GET, the body of a POST whatever its Content-Type.
-func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*params, error) {
+// string of a GET, the body of a POST whatever its Content-Type. A request
+// over SmallBytes first reserves twice its size from the memory budget;
+// the parameters' free gives it back.
+func (h *Handler) read(r *http.Request) (*params, error) {
+	var n int64
 	switch r.Method {
 	case http.MethodGet:
-		if int64(len(r.URL.RawQuery)) > h.maxBytes {
-			return nil, h.tooLarge
-		}
-		return parseParams(r.URL.RawQuery)
+		n = int64(len(r.URL.RawQuery))
 	case http.MethodPost:
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBytes))
-		if err != nil {
+		n = r.ContentLength
+		if n < 0 { // chunked: the most it may be
+			n = h.maxBytes
+		}
+	default:
+		return nil, detail(errMethod, r.Method)
+	}
+	if n > h.maxBytes {
+		return nil, h.tooLarge
+	}
+	var reserved int64
+	if n > SmallBytes {
+		reserved = 2 * n
+		if err := h.mem.acquire(r.Context(), reserved); err != nil {
+			return nil, errBusy
+		}
+	}
+	text := r.URL.RawQuery
+	if r.Method == http.MethodPost {
+		var sb strings.Builder
+		if r.ContentLength >= 0 {
+			sb.Grow(int(n)) // read into the final string: no copy
+		}
+		if _, err := io.Copy(&sb, io.LimitReader(r.Body, h.maxBytes+1)); err != nil || int64(sb.Len()) > h.maxBytes {
+			h.mem.release(reserved)
 			return nil, h.tooLarge
 		}
-		return parseParams(string(body))
+		text = sb.String()
 	}
-	return nil, detail(errMethod, r.Method)
-}
-
-// writeJSON writes v as the JSON response, HTTP 200, HTML characters
-// unescaped.
-func writeJSON(w http.ResponseWriter, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		// Every value is a string, a number or a composite of them.
-		panic(fmt.Sprintf("cmqhttp: encoding a response: %v", err))
+	p, err := parseParams(text)
+	if err != nil {
+		h.mem.release(reserved)
+		return nil, err
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	p.release = func() { h.mem.release(reserved) }
+	return p, nil
 }
 
 // newRequestID returns a fresh request id: 32 hexadecimal digits.

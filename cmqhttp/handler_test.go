@@ -414,8 +414,8 @@ func TestArrays(t *testing.T) {
 		{"one from 1", []string{"1"}, nil},
 		{"16 from 1", seq(1, 16), nil},
 		{"16 from 0", seq(0, 15), nil},
-		{"17", seq(1, 17), detail(errBatchSize, "msgBody")},
-		{"17 from 0", seq(0, 16), detail(errBatchSize, "msgBody")},
+		{"17", seq(1, 17), batchSize("msgBody")},
+		{"17 from 0", seq(0, 16), batchSize("msgBody")},
 		{"gap", []string{"1", "3"}, detail(errNotContig, "msgBody")},
 		{"from 2", []string{"2", "3"}, detail(errNotContig, "msgBody")},
 		{"0 and 2", []string{"0", "2"}, detail(errNotContig, "msgBody")},
@@ -532,7 +532,7 @@ func TestBatchDeleteErrors(t *testing.T) {
 		for i := range 17 {
 			kv = append(kv, fmt.Sprintf("receiptHandle.%d", i), "x")
 		}
-		assertIs(t, c.call(t, ctx, "BatchDeleteMessage", kv...), detail(errBatchSize, "receiptHandle"))
+		assertIs(t, c.call(t, ctx, "BatchDeleteMessage", kv...), batchSize("receiptHandle"))
 	})
 }
 

@@ -24,9 +24,22 @@ type param struct {
 // map from the normalised name ('_' replaced by '.', as CMQ's PHP backend
 // treats them alike) to the value.
 type params struct {
-	list []param
-	m    map[string]string
-	dup  map[string]bool // names that came more than once
+	list    []param
+	m       map[string]string
+	dup     map[string]bool // names that came more than once
+	release func()          // gives back the request's memory; nil once done
+}
+
+// free drops the parameters and gives back the memory the request
+// reserved. An action that waits (a long poll) calls it once it has read
+// what it needs; ServeHTTP calls it after the action. Nil-safe; only the
+// first call does something.
+func (p *params) free() {
+	if p == nil || p.release == nil {
+		return
+	}
+	p.release()
+	p.release, p.list, p.m, p.dup = nil, nil, nil, nil
 }
 
 // parseParams decodes a form-encoded string (a query string or a POST
@@ -116,7 +129,7 @@ func parseInt(name, v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return 0, detail(errOutOfRangeFm, name)
+			return 0, outOfRange(name)
 		}
 		return 0, detail(errType, name)
 	}
@@ -198,7 +211,7 @@ func (p *params) array(name string, max int) ([]string, error) {
 		return nil, detail(errMissing, name+".n")
 	}
 	if len(items) > max {
-		return nil, detail(errBatchSize, name)
+		return nil, batchSize(name)
 	}
 	slices.SortFunc(items, func(a, b item) int { return a.i - b.i })
 	base := items[0].i

@@ -36,7 +36,7 @@ func (tt paramCase) waits() bool {
 // paramCases covers every parameter of every action: parsing, ranges and
 // error codes. Each case runs against a broker set up by setupParamQueues.
 func paramCases() []paramCase {
-	oor := func(name string) *cmq.Error { return detail(errOutOfRangeFm, name) }
+	oor := func(name string) *cmq.Error { return outOfRange(name) }
 	big := "99999999999999999999"
 	long := "a" + strings.Repeat("b", 64)
 	pol := func(s string) []string { return []string{"queueName", "new", "deadLetterPolicy", s} }

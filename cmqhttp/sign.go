@@ -1,7 +1,6 @@
 package cmqhttp
 
 import (
-	"container/heap"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -74,39 +72,40 @@ func signWith(h func() hash.Hash, key, s string) string {
 }
 
 // authenticate checks the signature, timestamp and nonce of a request when
-// credentials are configured. It returns the SecretId, and a detail for
-// the log when it refuses.
-func (h *Handler) authenticate(method, host, path string, p *params) (string, string, error) {
+// credentials are configured, over the path requested ([Path] or
+// [RootPath]). When it refuses, why says so for the log (empty when the
+// error says it all).
+func (h *Handler) authenticate(method, host, path string, p *params) (why string, err error) {
 	id, err := p.required("SecretId")
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	key, ok := h.creds[id]
 	switch {
 	case !ok && !strings.HasPrefix(id, "AKID"):
-		return id, "SecretId without AKID", errSecretAKID
+		return "SecretId without AKID", errSecretAKID
 	case !ok:
-		return id, "unknown SecretId", errSecretID
+		return "unknown SecretId", errSecretID
 	}
 	got, err := p.required("Signature")
 	if err != nil {
-		return id, "", err
+		return "", err
 	}
 	tsText, err := p.required("Timestamp")
 	if err != nil {
-		return id, "", err
+		return "", err
 	}
 	nonceText, err := p.required("Nonce")
 	if err != nil {
-		return id, "", err
+		return "", err
 	}
 	ts, err := parseInt("Timestamp", tsText)
 	if err != nil {
-		return id, "", err
+		return "", err
 	}
 	nonce, err := strconv.ParseUint(nonceText, 10, 64)
 	if err != nil {
-		return id, "", detail(errType, "Nonce")
+		return "", detail(errType, "Nonce")
 	}
 	pairs := make([][2]string, len(p.list))
 	hasAt := false
@@ -116,101 +115,29 @@ func (h *Handler) authenticate(method, host, path string, p *params) (string, st
 	}
 	sm, _, err := p.optional("SignatureMethod")
 	if err != nil {
-		return id, "", err
+		return "", err
 	}
 	if !h.signatureMatches(sm, key, got, StringToSignAt(method, host, path, pairs, false)) &&
 		!(hasAt && method == "POST" && h.signatureMatches(sm, key, got, StringToSignAt(method, host, path, pairs, true))) {
-		return id, "signature mismatch", errAuth
+		return "signature mismatch", errAuth
 	}
 	now := h.now().Unix()
 	win := int64(SignatureWindow / time.Second)
 	if ts < now-win || ts > now+win {
-		return id, "timestamp outside the window", errAuth
+		return "timestamp outside the window", errAuth
 	}
-	switch h.nonces.add(id+"\x00"+strconv.FormatUint(nonce, 10), now, max(ts, now)+win) {
+	switch h.nonces.add(id, nonce, ts, now) {
 	case nonceReplayed:
-		return id, "nonce replayed", errAuth
+		return "nonce replayed", errAuth
 	case nonceFull:
-		return id, "nonce cache full", errSlowDown
+		return "nonce table full of this second's nonces", errSlowDown
+	case nonceForgotten:
+		return "nonces of this timestamp were forgotten to bound the nonce table", errSlowDown
 	}
-	return id, "", nil
+	return "", nil
 }
 
 func (h *Handler) signatureMatches(method, key, got, s string) bool {
 	want := Sign(method, key, s)
 	return subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
-}
-
-// nonceCache remembers the nonces of accepted requests until their
-// replay could no longer pass the timestamp check. It is bounded: expired
-// entries are dropped on every add (amortised O(log n), no goroutine), and
-// it never holds more than max entries.
-type nonceCache struct {
-	mu   sync.Mutex
-	max  int
-	seen map[string]int64 // key -> expiry, Unix seconds
-	exp  expiryHeap
-}
-
-type nonceResult int
-
-const (
-	nonceOK nonceResult = iota
-	nonceReplayed
-	nonceFull
-)
-
-func newNonceCache(max int) *nonceCache {
-	return &nonceCache{max: max, seen: make(map[string]int64)}
-}
-
-// add records key until the instant until unless it is already recorded
-// (a replay) or the cache is full. now and until are Unix seconds.
-func (c *nonceCache) add(key string, now, until int64) nonceResult {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for len(c.exp) > 0 && c.exp[0].at <= now {
-		e := heap.Pop(&c.exp).(expiry)
-		if c.seen[e.key] == e.at {
-			delete(c.seen, e.key)
-		}
-	}
-	if at, ok := c.seen[key]; ok && at > now {
-		return nonceReplayed
-	}
-	if len(c.seen) >= c.max {
-		return nonceFull
-	}
-	if n := len(c.exp); n == 0 && cap(c.exp) > 1024 {
-		c.exp = nil // give back the memory of a past burst
-	}
-	c.seen[key] = until
-	heap.Push(&c.exp, expiry{key: key, at: until})
-	return nonceOK
-}
-
-// len returns the number of remembered nonces.
-func (c *nonceCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.seen)
-}
-
-type expiry struct {
-	key string
-	at  int64
-}
-
-// expiryHeap is a min-heap of expiries, for container/heap.
-type expiryHeap []expiry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

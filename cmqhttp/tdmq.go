@@ -95,14 +95,21 @@ func routeAddr(r *http.Request) string {
 	return net.JoinHostPort(h, port)
 }
 
-func (h *Handler) queryQueueRoute(ctx context.Context, p *params) (fields, error) {
+// RouteResponse answers QueryQueueRoute and QueryTopicRoute.
+type RouteResponse struct {
+	Response
+	// Addr holds this server's address, host:port.
+	Addr []string `json:"addr"`
+}
+
+func (h *Handler) queryQueueRoute(ctx context.Context, p *params) (answer, error) {
 	if _, err := h.queue(p); err != nil {
 		return nil, err
 	}
-	return fields{"addr": []string{routeOf(ctx)}}, nil
+	return &RouteResponse{Addr: []string{routeOf(ctx)}}, nil
 }
 
-func (h *Handler) queryTopicRoute(ctx context.Context, p *params) (fields, error) {
+func (h *Handler) queryTopicRoute(ctx context.Context, p *params) (answer, error) {
 	name, err := p.required("topicName")
 	if err != nil {
 		return nil, err
@@ -110,7 +117,7 @@ func (h *Handler) queryTopicRoute(ctx context.Context, p *params) (fields, error
 	if !validTopicName(name) {
 		return nil, errTopicName
 	}
-	return fields{"addr": []string{routeOf(ctx)}}, nil
+	return &RouteResponse{Addr: []string{routeOf(ctx)}}, nil
 }
 
 func routeOf(ctx context.Context) string {

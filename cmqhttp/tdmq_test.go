@@ -2,25 +2,20 @@ package cmqhttp
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
-	"hash"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencmq/cmq"
+	"github.com/opencmq/cmq/internal/cmqsigtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -115,28 +110,11 @@ func (c *sdkClient) do(t *testing.T, ctx context.Context, action string, kv ...s
 
 // sdkSign signs as the SDK does; path is the endpoint's.
 func sdkSign(method, host, path string, v url.Values, key, sigMethod string) string {
-	keys := make([]string, 0, len(v))
+	m := make(map[string]string, len(v))
 	for k := range v {
-		if k != "Signature" {
-			keys = append(keys, k)
-		}
+		m[k] = v.Get(k)
 	}
-	sort.Strings(keys)
-	var sb strings.Builder
-	sb.WriteString(method + host + path + "?")
-	for i, k := range keys {
-		if i > 0 {
-			sb.WriteByte('&')
-		}
-		sb.WriteString(strings.ReplaceAll(k, "_", ".") + "=" + v.Get(k))
-	}
-	var h func() hash.Hash = sha1.New
-	if sigMethod == "HmacSHA256" {
-		h = sha256.New
-	}
-	mac := hmac.New(h, []byte(key))
-	mac.Write([]byte(sb.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return cmqsigtest.SignPath(method, host, path, m, key, sigMethod)
 }
 
 func sdkFor(c *client, path string) *sdkClient {

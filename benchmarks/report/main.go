@@ -3,21 +3,28 @@
 //
 //	go run ./report -out ../BENCHMARKS.md -png cycle-vs-backlog.png out/*.txt
 //
-// It reads `go test -bench` output (and the machine.txt run.sh writes), takes
-// for every benchmark and unit the median over -count runs, computes the
-// ratios the targets are stated in, and replaces the text between the
-// markers <!-- results:begin --> and <!-- results:end --> in -out.
+// It reads `go test -bench` output with golang.org/x/perf/benchfmt (and the
+// machine.txt run.sh writes, as plain lines), summarizes every benchmark and
+// unit over the -count runs with golang.org/x/perf/benchmath (the median and
+// its 95% confidence interval, with no assumption about the distribution:
+// what benchstat shows by default), judges the targets listed in targets.go
+// and replaces the text between the markers <!-- results:begin --> and
+// <!-- results:end --> in -out.
+//
+// A target whose benchmark is missing from the input fails the report: the
+// exit status is 1, a line names each such target and what it lacks, and -out
+// is left as it was (the section goes to standard output instead). The plot
+// is drawn either way, from what was measured.
 package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
-	"log"
+	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -26,241 +33,89 @@ const (
 	endMarker   = "<!-- results:end -->"
 )
 
-// results maps benchmark name (without the -GOMAXPROCS suffix) and unit to
-// the values of every run.
-type results map[string]map[string][]float64
-
-// get returns the median of name's unit, and whether it was measured.
-func (r results) get(name, unit string) (float64, bool) {
-	vs := r[name][unit]
-	if len(vs) == 0 {
-		return 0, false
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
 	}
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2], true
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2, true
 }
 
-// v is get for a value that must be there; a missing one is NaN-like 0 and
-// is reported.
-func (r results) v(name, unit string) float64 {
-	x, ok := r.get(name, unit)
-	if !ok {
-		log.Printf("missing: %s %s", name, unit)
+// run is the command: args are its flags and input files. It returns an
+// error when an input cannot be read, when a target lacks a measurement, or
+// when an output cannot be written.
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "markdown file whose results section is replaced (default: print the section)")
+	png := fs.String("png", "", "plot to write (PNG)")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	return x
+	if fs.NArg() == 0 {
+		return errors.New("no input files")
+	}
+	r := results{}
+	var machine []string
+	for _, p := range fs.Args() {
+		var err error
+		if filepath.Base(p) == "machine.txt" {
+			machine, err = readLines(p, machine)
+		} else {
+			err = parseFile(r, p, stderr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	verdicts := judge(r)
+	link := ""
+	if *png != "" {
+		link = filepath.Base(*png)
+	}
+	section := render(r, verdicts, machine, link)
+	if *png != "" {
+		if err := plot(r, *png); err != nil {
+			return err
+		}
+	}
+	missing := missingError(verdicts)
+	if *out == "" || missing != nil {
+		fmt.Fprint(stdout, section)
+		if missing != nil && *out != "" {
+			fmt.Fprintf(stderr, "%s left unchanged\n", *out)
+		}
+		return missing
+	}
+	return replaceSection(*out, section)
 }
 
-func parse(r results, path string, machine *[]string) error {
+// readLines appends the lines of the file at path to lines.
+func readLines(path string, lines []string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		line := sc.Text()
-		if filepath.Base(path) == "machine.txt" {
-			*machine = append(*machine, line)
-			continue
-		}
-		fields := strings.Fields(line)
-		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
-			continue
-		}
-		name := strings.TrimPrefix(fields[0], "Benchmark")
-		if i := strings.LastIndex(name, "-"); i > 0 {
-			if _, err := strconv.Atoi(name[i+1:]); err == nil {
-				name = name[:i]
-			}
-		}
-		if r[name] == nil {
-			r[name] = map[string][]float64{}
-		}
-		for i := 2; i+1 < len(fields); i += 2 {
-			x, err := strconv.ParseFloat(fields[i], 64)
-			if err != nil {
-				continue
-			}
-			r[name][fields[i+1]] = append(r[name][fields[i+1]], x)
-		}
+		lines = append(lines, sc.Text())
 	}
-	return sc.Err()
+	return lines, sc.Err()
 }
 
-func main() {
-	out := flag.String("out", "", "markdown file whose results section is replaced")
-	png := flag.String("png", "", "plot to write")
-	flag.Parse()
-	r := results{}
-	var machine []string
-	for _, p := range flag.Args() {
-		if err := parse(r, p, &machine); err != nil {
-			log.Fatal(err)
-		}
-	}
-	section := render(r, machine, filepath.Base(*png))
-	if *png != "" {
-		if err := plot(r, *png); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if *out == "" {
-		fmt.Print(section)
-		return
-	}
-	doc, err := os.ReadFile(*out)
+// replaceSection puts section between the results markers of the file at
+// path.
+func replaceSection(path, section string) error {
+	doc, err := os.ReadFile(path)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	s := string(doc)
 	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
 	if i < 0 || j < i {
-		log.Fatalf("%s: no %s ... %s section", *out, beginMarker, endMarker)
+		return fmt.Errorf("%s: no %s ... %s section", path, beginMarker, endMarker)
 	}
 	s = s[:i+len(beginMarker)] + "\n" + section + s[j:]
-	if err := os.WriteFile(*out, []byte(s), 0o644); err != nil {
-		log.Fatal(err)
-	}
-}
-
-// backlogs are the Cycle sub-benchmarks, in plot order.
-var backlogs = []struct{ name, label string }{
-	{"queued=0", "empty"},
-	{"queued=1000", "1,000 queued"},
-	{"queued=100000", "100,000 queued"},
-	{"queued=1000000", "1,000,000 queued"},
-	{"inflight=100000", "100,000 in flight"},
-}
-
-func f0(x float64) string {
-	s := strconv.FormatFloat(x, 'f', 0, 64)
-	// thousands separators
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
-func f1(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
-func f2(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
-
-func verdict(ok bool) string {
-	if ok {
-		return "**met**"
-	}
-	return "**missed**"
-}
-
-func render(r results, machine []string, png string) string {
-	var b strings.Builder
-	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("\n_Generated by `benchmarks/run.sh`; medians over the `COUNT` rounds._\n\n")
-	p("```\n%s\n```\n\n", strings.Join(machine, "\n"))
-
-	ch := r.v("Baseline/chan", "ns/msg")
-	ms := r.v("Baseline/mutex-slice", "ns/msg")
-	at1k := r.v("Cycle/single/queued=1000", "ns/msg")
-	p("### Send + receive + delete on one goroutine\n\n")
-	p("Baselines: buffered channel send + receive %s ns; mutex-guarded slice FIFO push + pop %s ns.\n\n", f1(ch), f1(ms))
-	p("| backlog | single: ns/msg | CPU ns/msg | ×chan | ×mutex FIFO | ×(at 1,000) | B/op | allocs/op | batch of 16: ns/msg | CPU ns/msg | ×chan | ×(at 1,000) | allocs/msg |\n")
-	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	b1k := r.v("Cycle/batch16/queued=1000", "ns/msg")
-	for _, bl := range backlogs {
-		s := "Cycle/single/" + bl.name
-		bt := "Cycle/batch16/" + bl.name
-		sv, bv := r.v(s, "ns/msg"), r.v(bt, "ns/msg")
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", bl.label,
-			f0(sv), f0(r.v(s, "cpu-ns/msg")), f1(sv/ch), f1(sv/ms), f2(sv/at1k), f0(r.v(s, "B/op")), f0(r.v(s, "allocs/op")),
-			f0(bv), f0(r.v(bt, "cpu-ns/msg")), f1(bv/ch), f2(bv/b1k), f2(r.v(bt, "allocs/op")/16))
-	}
-
-	p("\n### Contention (b.RunParallel, 4 goroutines per CPU, each sends, receives and deletes)\n\n")
-	cp := r.v("Baseline/chan-parallel", "ns/op")
-	p("| benchmark | ns/op | ×parallel chan (%s ns) | allocs/op |\n| --- | ---: | ---: | ---: |\n", f1(cp))
-	for _, n := range []string{"queues=1", "queues=64"} {
-		name := "Parallel/" + n
-		p("| %s | %s | %s | %s |\n", name, f0(r.v(name, "ns/op")), f1(r.v(name, "ns/op")/cp), f0(r.v(name, "allocs/op")))
-	}
-
-	p("\n### Long polling\n\n")
-	p("| waiters | wake-up p50 | wake-up p99 | send p50 | CPU per send (whole process) |\n| ---: | ---: | ---: | ---: | ---: |\n")
-	for _, w := range []string{"1", "10000"} {
-		name := "Wakeup/waiters=" + w
-		p("| %s | %s ns | %s ns | %s ns | %s ns |\n", f0(mustAtoi(w)), f0(r.v(name, "wake-p50-ns")), f0(r.v(name, "wake-p99-ns")),
-			f0(r.v(name, "send-p50-ns")), f0(r.v(name, "cpu-ns/op")))
-	}
-
-	p("\n### Memory and queues\n\n")
-	p("| measure | value |\n| --- | ---: |\n")
-	p("| heap per queued message, beyond its body (100,000 queued) | %s B |\n", f1(r.v("Memory/queued=100000", "bytes/msg")))
-	p("| heap per message in flight (100,000 received, not deleted) | %s B |\n", f1(r.v("Memory/inflight=100000", "bytes/msg")))
-	p("| CreateQueue | %s ns, %s B, %s allocs |\n", f0(r.v("Queues/create", "ns/op")), f0(r.v("Queues/create", "B/op")), f0(r.v("Queues/create", "allocs/op")))
-	p("| 100,000 queues: creation, per queue | %s ns |\n", f0(r.v("Queues/idle=100000", "create-ns/queue")))
-	p("| 100,000 idle queues: heap per queue | %s B |\n", f0(r.v("Queues/idle=100000", "bytes/queue")))
-	p("| 100,000 idle queues: goroutines added | %s |\n", f0(r.v("Queues/idle=100000", "goroutines")))
-	p("| process CPU in 200 ms idle, with 100,000 queues / with none | %s µs / %s µs |\n",
-		f0(r.v("Queues/idle=100000", "idle-cpu-ns/200ms")/1000), f0(r.v("Queues/idle=100000", "empty-cpu-ns/200ms")/1000))
-
-	gq := r.v("Peer/goqite-sqlite-memory", "ns/op")
-	cq := r.v("Peer/cmq", "ns/op")
-	p("\n### Peer: goqite on in-memory SQLite (nested module `benchmarks/`)\n\n")
-	p("| queue | ns/op | B/op | allocs/op |\n| --- | ---: | ---: | ---: |\n")
-	p("| goqite v0.4.0, mattn/go-sqlite3, `:memory:` | %s | %s | %s |\n", f0(gq), f0(r.v("Peer/goqite-sqlite-memory", "B/op")), f0(r.v("Peer/goqite-sqlite-memory", "allocs/op")))
-	p("| cmq (same process) | %s | %s | %s |\n", f0(cq), f0(r.v("Peer/cmq", "B/op")), f0(r.v("Peer/cmq", "allocs/op")))
-	p("\ngoqite / cmq: **%s×** (one message sent, received and deleted, backlog 1,000).\n", f0(gq/cq))
-
-	p("\n### Targets\n\nCost ratios are of CPU time per message (the process's user + system time, garbage collection included), with wall-time ratios beside them.\n\n| target | measured | verdict |\n| --- | --- | --- |\n")
-	t := func(name, measured string, ok bool) { p("| %s | %s | %s |\n", name, measured, verdict(ok)) }
-	chc := r.v("Baseline/chan", "cpu-ns/msg")
-	cpu := func(name string) float64 { return r.v(name, "cpu-ns/msg") }
-	// Ratios of cost are judged on CPU time per message: on a shared
-	// machine wall time also counts the time other processes held the CPU.
-	c1k := cpu("Cycle/single/queued=1000")
-	cb1k := cpu("Cycle/batch16/queued=1000")
-	c1m := cpu("Cycle/single/queued=1000000")
-	cfl := cpu("Cycle/single/inflight=100000")
-	both := func(c, w float64) string { return fmt.Sprintf("%s× (wall time: %s×)", f2(c), f2(w)) }
-	t("single cycle at 1,000 queued ≤ 8× chan", both(c1k/chc, at1k/ch), c1k/chc <= 8)
-	t("batch of 16 at 1,000 queued ≤ 4× chan per message", both(cb1k/chc, b1k/ch), cb1k/chc <= 4)
-	t("1,000,000 queued ≤ 2.5× the cost at 1,000", both(c1m/c1k, r.v("Cycle/single/queued=1000000", "ns/msg")/at1k), c1m/c1k <= 2.5)
-	t("100,000 in flight ≤ 2.5× the cost at 1,000", both(cfl/c1k, r.v("Cycle/single/inflight=100000", "ns/msg")/at1k), cfl/c1k <= 2.5)
-	cb1m := cpu("Cycle/batch16/queued=1000000")
-	cbfl := cpu("Cycle/batch16/inflight=100000")
-	t("batches of 16: 1,000,000 queued / 100,000 in flight ≤ 2.5× the cost at 1,000", fmt.Sprintf("%s× / %s×", f2(cb1m/cb1k), f2(cbfl/cb1k)), cb1m/cb1k <= 2.5 && cbfl/cb1k <= 2.5)
-	t("≥ 300× faster than goqite (in-memory SQLite)", f0(gq/cq)+"×", gq/cq >= 300)
-	al := r.v("Cycle/single/queued=1000", "allocs/op")
-	t("≤ 3 allocations per single-message cycle", f0(al), al <= 3)
-	bm := r.v("Memory/queued=100000", "bytes/msg")
-	t("≤ 150 bytes per queued message beyond its body", f1(bm)+" B", bm <= 150)
-	w50, w99 := r.v("Wakeup/waiters=1", "wake-p50-ns"), r.v("Wakeup/waiters=1", "wake-p99-ns")
-	t("wake-up p50 < 10 µs with one waiter", f1(w50/1000)+" µs", w50 < 10_000)
-	t("wake-up p99 < 50 µs with one waiter", f1(w99/1000)+" µs", w99 < 50_000)
-	s1, s10k := r.v("Wakeup/waiters=1", "send-p50-ns"), r.v("Wakeup/waiters=10000", "send-p50-ns")
-	t("10,000 waiters: a send wakes exactly one (checked by the benchmark) and costs ≤ 3× a send with one waiter", f2(s10k/s1)+"×", s10k/s1 <= 3)
-	g := r.v("Queues/idle=100000", "goroutines")
-	ic, ec := r.v("Queues/idle=100000", "idle-cpu-ns/200ms"), r.v("Queues/idle=100000", "empty-cpu-ns/200ms")
-	t("100,000 idle queues: no goroutines, no timers, no CPU", fmt.Sprintf("%s goroutines; idle CPU %s µs vs %s µs with no queue", f0(g), f0(ic/1000), f0(ec/1000)), g == 0 && ic-ec < 2e6)
-
-	if png != "" {
-		p("\n![cycle cost against backlog depth](benchmarks/%s)\n", png)
-	}
-	p("\n")
-	return b.String()
-}
-
-func mustAtoi(s string) float64 {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		panic(err)
-	}
-	return float64(n)
+	return os.WriteFile(path, []byte(s), 0o644)
 }

@@ -1,216 +1,161 @@
 package main
 
-// The plot of cycle cost against backlog depth, drawn with image and
-// image/png only: axes, ticks, lines and a 3×5 pixel font of our own.
+// The plot of cycle cost against backlog depth, drawn with gonum.org/v1/plot
+// and written as PNG by its vg/vgimg canvas.
 
 import (
-	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"os"
-	"strings"
+
+	gplot "gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 var (
-	white  = color.RGBA{255, 255, 255, 255}
-	black  = color.RGBA{0, 0, 0, 255}
-	grey   = color.RGBA{200, 200, 200, 255}
 	blue   = color.RGBA{31, 119, 180, 255}
 	orange = color.RGBA{255, 127, 14, 255}
 	red    = color.RGBA{214, 39, 40, 255}
 	green  = color.RGBA{44, 160, 44, 255}
+	grey   = color.RGBA{128, 128, 128, 255}
 )
 
-type canvas struct{ *image.RGBA }
+// emptyX is where the empty queue sits on the log-scale x axis, one decade
+// left of 1,000.
+const emptyX = 100
 
-func (c canvas) dot(x, y int, col color.Color, w int) {
-	for dx := -w / 2; dx <= w/2; dx++ {
-		for dy := -w / 2; dy <= w/2; dy++ {
-			c.Set(x+dx, y+dy, col)
-		}
-	}
+// depth is the x position of a Cycle backlog.
+var depth = map[string]float64{
+	"queued=0":        emptyX,
+	"queued=1000":     1_000,
+	"queued=100000":   100_000,
+	"queued=1000000":  1_000_000,
+	"inflight=100000": 100_000,
 }
 
-// line draws from (x0,y0) to (x1,y1), w pixels wide; dash > 0 leaves gaps.
-func (c canvas) line(x0, y0, x1, y1 int, col color.Color, w, dash int) {
-	n := max(abs(x1-x0), abs(y1-y0), 1)
-	for i := 0; i <= n; i++ {
-		if dash > 0 && (i/dash)%2 == 1 {
+// points are plotted values with their confidence intervals.
+type points struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// series is the CPU time per message of mode's cycle at each backlog
+// (backlogs in order) that r has, with its confidence interval where it
+// has one; x positions are multiplied by dodge.
+func series(r results, mode string, backlogs []string, dodge float64) points {
+	var ps points
+	for _, bl := range backlogs {
+		s, ok := r.summary(cpu("Cycle/" + mode + "/" + bl))
+		if !ok {
 			continue
 		}
-		c.dot(x0+(x1-x0)*i/n, y0+(y1-y0)*i/n, col, w)
-	}
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
-// font is a 3×5 pixel font: five rows of three pixels per character.
-var font = map[rune]string{
-	'0': "###,#.#,#.#,#.#,###", '1': ".#.,##.,.#.,.#.,###", '2': "###,..#,###,#..,###",
-	'3': "###,..#,.##,..#,###", '4': "#.#,#.#,###,..#,..#", '5': "###,#..,###,..#,###",
-	'6': "###,#..,###,#.#,###", '7': "###,..#,..#,.#.,.#.", '8': "###,#.#,###,#.#,###",
-	'9': "###,#.#,###,..#,###", 'a': ".#.,#.#,###,#.#,#.#", 'b': "##.,#.#,##.,#.#,##.",
-	'c': ".##,#..,#..,#..,.##", 'd': "##.,#.#,#.#,#.#,##.", 'e': "###,#..,##.,#..,###",
-	'f': "###,#..,##.,#..,#..", 'g': ".##,#..,#.#,#.#,.##", 'h': "#.#,#.#,###,#.#,#.#",
-	'i': "###,.#.,.#.,.#.,###", 'j': "..#,..#,..#,#.#,.#.", 'k': "#.#,##.,#..,##.,#.#",
-	'l': "#..,#..,#..,#..,###", 'm': "#.#,###,###,#.#,#.#", 'n': "##.,#.#,#.#,#.#,#.#",
-	'o': ".#.,#.#,#.#,#.#,.#.", 'p': "##.,#.#,##.,#..,#..", 'q': ".#.,#.#,#.#,##.,.##",
-	'r': "##.,#.#,##.,#.#,#.#", 's': ".##,#..,.#.,..#,##.", 't': "###,.#.,.#.,.#.,.#.",
-	'u': "#.#,#.#,#.#,#.#,###", 'v': "#.#,#.#,#.#,#.#,.#.", 'w': "#.#,#.#,###,###,#.#",
-	'x': "#.#,#.#,.#.,#.#,#.#", 'y': "#.#,#.#,.#.,.#.,.#.", 'z': "###,..#,.#.,#..,###",
-	'/': "..#,..#,.#.,#..,#..", '(': ".#.,#..,#..,#..,.#.", ')': ".#.,..#,..#,..#,.#.",
-	'=': "...,###,...,###,...", '.': "...,...,...,...,.#.", ',': "...,...,...,.#.,#..",
-	'-': "...,...,###,...,...", ':': "...,.#.,...,.#.,...", '+': "...,.#.,###,.#.,...",
-	'*': "...,#.#,.#.,#.#,...", ' ': "...,...,...,...,...",
-}
-
-// text draws s with its top-left corner at (x, y), each font pixel scale
-// pixels wide, and returns its width.
-func (c canvas) text(x, y int, s string, col color.Color, scale int) int {
-	for i, r := range strings.ToLower(s) {
-		g, ok := font[r]
-		if !ok {
-			g = font[' ']
+		ps.XYs = append(ps.XYs, plotter.XY{X: depth[bl] * dodge, Y: s.Center})
+		lo, hi := s.Center-s.Lo, s.Hi-s.Center
+		if math.IsInf(lo, 0) || math.IsInf(hi, 0) || math.IsNaN(lo) || math.IsNaN(hi) {
+			lo, hi = 0, 0 // too few runs for an interval: no bar
 		}
-		for row, bits := range strings.Split(g, ",") {
-			for colI, bit := range bits {
-				if bit != '#' {
-					continue
-				}
-				for dx := range scale {
-					for dy := range scale {
-						c.Set(x+(i*4+colI)*scale+dx, y+row*scale+dy, col)
-					}
-				}
-			}
-		}
+		ps.YErrors = append(ps.YErrors, struct{ Low, High float64 }{lo, hi})
 	}
-	return len(s) * 4 * scale
+	return ps
 }
 
-// plot draws ns per message of the single-message and batch cycles against
-// backlog depth (log scale; the empty queue sits at the left edge), with
-// the channel baseline, the 8× channel target and 2.5× the cost at 1,000.
+// plot draws CPU ns per message of the single-message and batch cycles
+// against backlog depth (log scale; the empty queue one decade left of
+// 1,000), with the medians' confidence intervals as error bars, the
+// 100,000-in-flight variants as lone crosses, and the channel baseline, 8×
+// the channel and 2.5× the single cycle at 1,000 as horizontal lines. What
+// r lacks is left out.
 func plot(r results, path string) error {
-	const W, H = 900, 560
-	const left, right, top, bottom = 90, 250, 50, 70
-	img := canvas{image.NewRGBA(image.Rect(0, 0, W, H))}
-	for x := range W {
-		for y := range H {
-			img.Set(x, y, white)
-		}
+	p := gplot.New()
+	p.Title.Text = "send + receive + delete: CPU ns per message (median, 95% CI)"
+	p.X.Label.Text = "messages queued (log scale)"
+	p.Y.Label.Text = "CPU ns per message"
+	p.X.Scale = gplot.LogScale{}
+	p.X.Min, p.X.Max = emptyX/1.5, 1_000_000*1.5
+	p.X.Tick.Marker = gplot.ConstantTicks{
+		{Value: emptyX, Label: "0 (empty)"},
+		{Value: 1_000, Label: "1k"},
+		{Value: 10_000},
+		{Value: 100_000, Label: "100k"},
+		{Value: 1_000_000, Label: "1M"},
 	}
-	depths := []float64{0, 1000, 100_000, 1_000_000}
-	names := []string{"queued=0", "queued=1000", "queued=100000", "queued=1000000"}
-	xOf := func(d float64) int { // log10 from 10^2 (empty) to 10^6
-		l := 2.0
-		if d > 0 {
-			l = math.Log10(d)
-		}
-		return left + int((l-2)/4*float64(W-left-right))
-	}
-	ch := r.v("Baseline/chan", "cpu-ns/msg")
-	at1k := r.v("Cycle/single/queued=1000", "cpu-ns/msg")
-	maxY := max(8*ch, 2.5*at1k)
-	for _, mode := range []string{"single", "batch16"} {
-		for _, n := range append(names, "inflight=100000") {
-			maxY = max(maxY, r.v("Cycle/"+mode+"/"+n, "cpu-ns/msg"))
-		}
-	}
-	step := niceStep(maxY / 6)
-	maxY = math.Ceil(maxY*1.05/step) * step
-	yOf := func(v float64) int { return H - bottom - int(v/maxY*float64(H-top-bottom)) }
+	p.Y.Min = 0
+	p.Title.Padding = vg.Points(8)
+	p.Add(plotter.NewGrid())
+	// The legend has a column of its own, right of the plot, so that it
+	// hides no line.
+	legend := gplot.NewLegend()
+	legend.Top, legend.Left = true, true
 
-	// Grid, axes and ticks.
-	for v := 0.0; v <= maxY+step/2; v += step {
-		y := yOf(v)
-		img.line(left, y, W-right, y, grey, 1, 0)
-		lbl := f0(v)
-		img.text(left-10-len(lbl)*8, y-5, lbl, black, 2)
-	}
-	img.line(left, top, left, H-bottom, black, 2, 0)
-	img.line(left, H-bottom, W-right, H-bottom, black, 2, 0)
-	for i, d := range depths {
-		x := xOf(d)
-		img.line(x, H-bottom, x, H-bottom+6, black, 2, 0)
-		lbl := []string{"0", "1k", "100k", "1m"}[i]
-		img.text(x-len(lbl)*4, H-bottom+12, lbl, black, 2)
-	}
-	img.text(left+(W-left-right)/2-150, H-bottom+40, "messages queued (log scale)", black, 2)
-	img.text(10, 15, "send+receive+delete: cpu ns per message", black, 2)
-
-	// Reference lines.
-	img.line(left, yOf(ch), W-right, yOf(ch), green, 2, 0)
-	img.line(left, yOf(8*ch), W-right, yOf(8*ch), red, 2, 8)
-	img.line(left, yOf(2.5*at1k), W-right, yOf(2.5*at1k), grey, 2, 4)
-
-	// The two series, and the in-flight variant as a lone marker at 100k.
+	queued := []string{"queued=0", "queued=1000", "queued=100000", "queued=1000000"}
 	for _, s := range []struct {
-		mode string
-		col  color.Color
-	}{{"single", blue}, {"batch16", orange}} {
-		px, py := -1, -1
-		for i, n := range names {
-			x, y := xOf(depths[i]), yOf(r.v("Cycle/"+s.mode+"/"+n, "cpu-ns/msg"))
-			if px >= 0 {
-				img.line(px, py, x, y, s.col, 3, 0)
+		mode, label string
+		col         color.Color
+		dodge       float64 // x factor, so that the error bars of the two do not overlap
+	}{{"single", "single message", blue, 1 / 1.06}, {"batch16", "batch of 16", orange, 1.06}} {
+		if ps := series(r, s.mode, queued, s.dodge); len(ps.XYs) > 0 {
+			line, scatter, err := plotter.NewLinePoints(ps.XYs)
+			if err != nil {
+				return err
 			}
-			img.dot(x, y, s.col, 9)
-			px, py = x, y
+			line.Color, line.Width = s.col, vg.Points(2)
+			scatter.Color, scatter.Shape, scatter.Radius = s.col, draw.CircleGlyph{}, vg.Points(3)
+			bars, err := plotter.NewYErrorBars(ps)
+			if err != nil {
+				return err
+			}
+			bars.Color = s.col
+			p.Add(line, scatter, bars)
+			legend.Add(s.label, line, scatter)
 		}
-		x, y := xOf(100_000), yOf(r.v("Cycle/"+s.mode+"/inflight=100000", "cpu-ns/msg"))
-		for d := -6; d <= 6; d++ { // an X
-			img.dot(x+d, y+d, s.col, 3)
-			img.dot(x+d, y-d, s.col, 3)
+		if ps := series(r, s.mode, []string{"inflight=100000"}, s.dodge); len(ps.XYs) > 0 {
+			cross, err := plotter.NewScatter(ps.XYs)
+			if err != nil {
+				return err
+			}
+			cross.Color, cross.Shape, cross.Radius = s.col, draw.CrossGlyph{}, vg.Points(5)
+			bars, err := plotter.NewYErrorBars(ps)
+			if err != nil {
+				return err
+			}
+			bars.Color = s.col
+			p.Add(cross, bars)
+			legend.Add(s.label+": 100k in flight", cross)
 		}
 	}
 
-	// Legend.
-	lx, ly := W-right+20, top+10
-	legend := []struct {
-		col  color.Color
-		dash int
-		txt  string
-	}{
-		{blue, 0, "single message"},
-		{orange, 0, "batch of 16"},
-		{blue, -1, "x: 100k in flight"},
-		{green, 0, "buffered chan"},
-		{red, 8, "8x chan"},
-		{grey, 4, "2.5x single at 1k"},
+	hline := func(y float64, label string, col color.Color, dashes ...vg.Length) {
+		f := plotter.NewFunction(func(float64) float64 { return y })
+		f.XMin, f.XMax = p.X.Min, p.X.Max
+		f.Color, f.Width, f.Dashes = col, vg.Points(1.5), dashes
+		p.Add(f)
+		legend.Add(label, f)
+		p.Y.Max = max(p.Y.Max, y)
 	}
-	for i, l := range legend {
-		y := ly + i*28
-		if l.dash >= 0 {
-			img.line(lx, y+5, lx+30, y+5, l.col, 3, l.dash)
-		}
-		img.text(lx+40, y, l.txt, black, 2)
+	if ch, ok := r.median(cpu("Baseline/chan")); ok {
+		hline(ch, "buffered chan", green)
+		hline(8*ch, "8× chan", red, vg.Points(6), vg.Points(3))
 	}
+	if at1k, ok := r.median(cpu("Cycle/single/queued=1000")); ok {
+		hline(2.5*at1k, "2.5× single at 1k", grey, vg.Points(2), vg.Points(2))
+	}
+	p.Y.Max *= 1.05
 
+	const w, h, legendW = 27 * vg.Centimeter, 15 * vg.Centimeter, 7 * vg.Centimeter
+	c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96))
+	dc := draw.New(c)
+	p.Draw(draw.Crop(dc, 0, -legendW, 0, 0))
+	legend.Draw(draw.Crop(dc, w-legendW+vg.Centimeter/4, 0, 0, -vg.Centimeter))
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := png.Encode(f, img); err != nil {
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(f); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
-}
-
-// niceStep rounds x up to 1, 2 or 5 times a power of ten.
-func niceStep(x float64) float64 {
-	p := math.Pow(10, math.Floor(math.Log10(x)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*p >= x {
-			return m * p
-		}
-	}
-	return 10 * p
 }

@@ -3,55 +3,17 @@
 // QueryQueueRoute and QueryTopicRoute), so the official CMQ and TDMQ-CMQ
 // SDKs work against it.
 //
-// Usage:
-//
-//	cmqd [flags]
-//
 // With no flags it listens on 127.0.0.1:8080 and checks no signatures.
-// Flags:
+// Run "cmqd -h" for the flags: its usage text is their one description.
 //
-//	-addr string           listen address (default "127.0.0.1:8080")
-//	-secret-id string      SecretId clients sign with (env CMQ_SECRET_ID)
-//	-secret-key string     SecretKey for -secret-id (env CMQ_SECRET_KEY)
-//	-max-queues int        most queues (default 1000)
-//	-qps int               messages per second per queue for each of send,
-//	                       receive and delete; 0 = unlimited (default 5000)
-//	-max-msg-size int      largest maxMsgSize a queue may have, in bytes
-//	                       (default 1048576)
-//	-batch-bytes int       most bytes of bodies in one batch send
-//	                       (default 1048576)
-//	-max-request-bytes int largest request (default 1048576)
-//	-max-nonces int        most nonces remembered against replays; when full,
-//	                       signed requests get 4480 (default 1000000)
-//	-batch-size int        most messages in one batch (default 16)
-//	-queue-name-length int longest queue name (default 64)
-//	-dead-letter-sources int  most source queues per dead-letter queue (default 6)
-//
-// Every range of the broker's limits has a flag too, "MIN:MAX" or
-// "MIN:MAX:DEFAULT" (durations in Go's syntax, such as 30s or 12h):
-//
-//	-delay, -msg-heap-num, -polling-wait, -visibility-timeout, -msg-size,
-//	-msg-retention, -max-receive-count, -max-time-to-live, -list-limit
-//
-// for example -msg-heap-num 1:1000000000:10 for queues that hold 10
-// messages unless created with more, or -polling-wait 0:5m to allow long
-// polls of up to 5 minutes. -max-msg-size N is -msg-size with only the
-// maximum changed.
-//
-//	-log-level string      debug, info, warn or error (default "info"); debug
-//	                       logs one line per request
-//	-shutdown-timeout duration  how long shutdown waits for requests (default 10s)
-//
-// A GET whose request line and headers exceed -max-request-bytes plus 64 KiB
-// is refused by net/http itself (HTTP 431, not a CMQ answer); the SDKs send
-// such requests as POST. Flags override the environment. SIGINT or SIGTERM shuts down gracefully:
-// the server stops accepting, long polls end at once with "no message",
-// in-flight requests finish, then the broker is closed. Messages live in
-// memory only.
+// SIGINT or SIGTERM shuts down gracefully: the server stops accepting,
+// long polls end at once with "no message", in-flight requests finish,
+// then the broker is closed. Messages live in memory only.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,15 +34,31 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "cmqd:", err)
 		os.Exit(1)
 	}
 }
+
+// errUsage is returned by run when the command line is wrong; the problem
+// and the usage text have been written to stderr.
+var errUsage = errors.New("usage")
+
+const usageHeader = `Usage: cmqd [flags]
+
+cmqd serves an in-memory CMQ broker over Tencent CMQ's HTTP API
+(/v2/index.php). With no flags it listens on 127.0.0.1:8080 and checks no
+signatures. Ranges are MIN:MAX or MIN:MAX:DEFAULT (durations like 30s, 12h;
+with MIN:MAX the default moves into the range). SIGINT or SIGTERM shuts
+down gracefully. Flags override the environment.
+
+Flags:
+`
 
 // config is the parsed command line.
 type config struct {
@@ -92,54 +70,109 @@ type config struct {
 	maxNonces       int
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
+	maxConns        int
+	maxConnsPerIP   int
+	readTimeout     time.Duration
+	writeTimeout    time.Duration
+	maxHeaderBytes  int
+	maxMemory       int64
+	tlsCert         string
+	tlsKey          string
 }
 
-// parseConfig reads flags from args and, for the credentials, the
-// environment through getenv; flags win.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
-	c := config{limits: cmq.DefaultLimits()}
+// flagSet returns cmqd's flags, bound to c, reading the credentials'
+// defaults from the environment through getenv.
+func flagSet(c *config, getenv func(string) string) *flag.FlagSet {
+	*c = config{limits: cmq.DefaultLimits()}
 	fs := flag.NewFlagSet("cmqd", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen `address`")
 	fs.StringVar(&c.secretID, "secret-id", getenv("CMQ_SECRET_ID"), "SecretId clients sign with (env CMQ_SECRET_ID); none: signatures are not checked")
 	fs.StringVar(&c.secretKey, "secret-key", getenv("CMQ_SECRET_KEY"), "SecretKey for -secret-id (env CMQ_SECRET_KEY)")
 	fs.IntVar(&c.limits.Queues, "max-queues", c.limits.Queues, "most queues")
 	fs.IntVar(&c.limits.QPS, "qps", c.limits.QPS, "messages per second per queue for each of send, receive and delete; 0 = unlimited")
-	fs.IntVar(&c.limits.MsgSize.Max, "max-msg-size", c.limits.MsgSize.Max, "largest maxMsgSize a queue may have, in bytes")
-	fs.IntVar(&c.limits.BatchBytes, "batch-bytes", c.limits.BatchBytes, "most bytes of bodies in one batch send")
+	fs.IntVar(&c.limits.MsgSize.Max, "max-msg-size", c.limits.MsgSize.Max, "largest maxMsgSize a queue may have, in `bytes` (the maximum of -msg-size; give one or the other)")
+	fs.IntVar(&c.limits.BatchBytes, "batch-bytes", c.limits.BatchBytes, "most `bytes` of bodies in one batch send")
 	fs.IntVar(&c.limits.BatchSize, "batch-size", c.limits.BatchSize, "most messages in one batch send, receive or delete")
 	fs.IntVar(&c.limits.QueueNameLength, "queue-name-length", c.limits.QueueNameLength, "longest queue name")
 	fs.IntVar(&c.limits.DeadLetterSources, "dead-letter-sources", c.limits.DeadLetterSources, "most source queues per dead-letter queue")
 	l := &c.limits
-	fs.Var(durationRange{&l.Delay}, "delay", "range of delaySeconds, MIN:MAX[:DEFAULT]")
-	fs.Var(intRange{&l.MsgHeapNum}, "msg-heap-num", "range of maxMsgHeapNum, MIN:MAX[:DEFAULT]")
-	fs.Var(durationRange{&l.PollingWait}, "polling-wait", "range of pollingWaitSeconds, MIN:MAX[:DEFAULT]")
-	fs.Var(durationRange{&l.VisibilityTimeout}, "visibility-timeout", "range of visibilityTimeout, MIN:MAX[:DEFAULT]")
-	fs.Var(intRange{&l.MsgSize}, "msg-size", "range of maxMsgSize in bytes, MIN:MAX[:DEFAULT]")
-	fs.Var(durationRange{&l.MsgRetention}, "msg-retention", "range of msgRetentionSeconds, MIN:MAX[:DEFAULT]")
-	fs.Var(intRange{&l.MaxReceiveCount}, "max-receive-count", "range of a dead-letter policy's maxReceiveCount, MIN:MAX")
-	fs.Var(durationRange{&l.MaxTimeToLive}, "max-time-to-live", "range of a dead-letter policy's maxTimeToLive, MIN:MAX")
-	fs.Var(intRange{&l.ListLimit}, "list-limit", "range of a list's limit, MIN:MAX[:DEFAULT]")
-	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 1<<20, "largest request: POST body or GET query string")
-	fs.IntVar(&c.maxNonces, "max-nonces", 1_000_000, "most nonces remembered against replays (a 300 s window); when full, signed requests get 4480")
-	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error; debug logs every request")
+	fs.Var(durationRange{&l.Delay}, "delay", "`range` of delaySeconds")
+	fs.Var(intRange{&l.MsgHeapNum}, "msg-heap-num", "`range` of maxMsgHeapNum, e.g. 1:1000000000:10 for queues of 10 messages unless created with more")
+	fs.Var(durationRange{&l.PollingWait}, "polling-wait", "`range` of pollingWaitSeconds, e.g. 0:5m for long polls of up to 5 minutes")
+	fs.Var(durationRange{&l.VisibilityTimeout}, "visibility-timeout", "`range` of visibilityTimeout")
+	fs.Var(intRange{&l.MsgSize}, "msg-size", "`range` of maxMsgSize in bytes")
+	fs.Var(durationRange{&l.MsgRetention}, "msg-retention", "`range` of msgRetentionSeconds")
+	fs.Var(intRange{&l.MaxReceiveCount}, "max-receive-count", "`range` of a dead-letter policy's maxReceiveCount")
+	fs.Var(durationRange{&l.MaxTimeToLive}, "max-time-to-live", "`range` of a dead-letter policy's maxTimeToLive")
+	fs.Var(intRange{&l.ListLimit}, "list-limit", "`range` of a list's limit")
+	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 1<<20, "largest request in `bytes`: POST body or GET query string (4000/10420 beyond)")
+	fs.IntVar(&c.maxNonces, "max-nonces", 100_000, "most nonces remembered against replays, per SecretId (about 50 bytes each); a full table forgets the Timestamp second farthest from now and refuses it (4480) until it leaves the 300 s window")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error; debug logs every request")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
+	fs.IntVar(&c.maxConns, "max-conns", 1024, "most connections open at once; more are closed as soon as accepted; 0 = no cap")
+	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", 128, "most connections open at once from one remote address; 0 = no cap (behind a reverse proxy)")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "longest time to read a whole request, headers and body (headers alone: at most 10s)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "longest time to write one answer, counted once it is ready (after a long poll)")
+	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request line and headers, in `bytes`; also bounds a GET's query string (larger requests must use POST); all pending headers take at most max-conns times this (+4 KiB each)")
+	fs.Int64Var(&c.maxMemory, "max-memory", 256<<20, "most `bytes` that requests and answers over 64 KiB hold at once (a request twice its size, an answer its JSON); beyond, they wait 1s, then get 4480")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM), with -tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` (PEM) for -tls-cert")
+	return fs
+}
+
+// usage writes the usage text: what "cmqd -h" prints.
+func usage(w io.Writer) {
+	var c config
+	fs := flagSet(&c, func(string) string { return "" })
+	fs.SetOutput(w)
+	io.WriteString(w, usageHeader)
+	fs.PrintDefaults()
+}
+
+// parseConfig reads flags from args and, for the credentials, the
+// environment through getenv; flags win. Flag syntax errors are written to
+// errOut.
+func parseConfig(args []string, getenv func(string) string, errOut io.Writer) (config, error) {
+	var c config
+	fs := flagSet(&c, getenv)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {} // run prints it where it belongs
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["max-msg-size"] && set["msg-size"] {
+		return c, errors.New("give -max-msg-size or -msg-size, not both (-msg-size MIN:MAX[:DEFAULT] sets the maximum too)")
+	}
 	if (c.secretID == "") != (c.secretKey == "") {
 		return c, errors.New("give both -secret-id and -secret-key, or neither")
 	}
-	// A smaller maximum message size also lowers the default below it.
-	c.limits.MsgSize.Default = min(c.limits.MsgSize.Default, c.limits.MsgSize.Max)
+	if set["max-msg-size"] {
+		// A smaller maximum message size also lowers the default below it.
+		c.limits.MsgSize.Default = min(c.limits.MsgSize.Default, c.limits.MsgSize.Max)
+	}
 	if c.maxRequestBytes < 1 {
 		return c, errors.New("-max-request-bytes must be positive")
 	}
 	if c.maxNonces < 1 {
 		return c, errors.New("-max-nonces must be positive")
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("give both -tls-cert and -tls-key, or neither")
+	}
+	switch {
+	case c.maxConns < 0, c.maxConnsPerIP < 0:
+		return c, errors.New("-max-conns and -max-conns-per-ip must not be negative")
+	case c.readTimeout <= 0, c.writeTimeout <= 0:
+		return c, errors.New("-read-timeout and -write-timeout must be positive")
+	case c.maxHeaderBytes < 1:
+		return c, errors.New("-max-header-bytes must be positive")
+	case c.maxMemory < 1:
+		return c, errors.New("-max-memory must be positive")
 	}
 	if err := c.limits.Validate(); err != nil {
 		return c, err
@@ -147,47 +180,85 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	return c, nil
 }
 
-// wrapHandler lets tests observe requests; it is the identity otherwise.
-var wrapHandler = func(h http.Handler) http.Handler { return h }
-
-// run serves until ctx is done, then shuts down gracefully. Logs go to
-// stdout.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	c, err := parseConfig(args, getenv, stdout)
-	if err != nil {
-		return err
+// run is cmqd: it parses args (the environment through getenv), then
+// serves until ctx is done and shuts down gracefully. "-h" prints the usage
+// text to stdout and returns nil; a wrong command line prints the problem
+// and the usage text to stderr and returns errUsage. Logs go to stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseConfig(args, getenv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return nil
+	case err != nil:
+		fmt.Fprintln(stderr, "cmqd:", err)
+		usage(stderr)
+		return errUsage
 	}
-	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: c.logLevel}))
+	return serve(ctx, c, stderr, nil)
+}
+
+// serve runs the server of c until ctx is done, logging to logOut. wrap,
+// when not nil, wraps the handler (tests observe requests with it).
+func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handler) http.Handler) error {
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: c.logLevel}))
 	b, err := cmq.NewBroker(cmq.WithLimits(c.limits), cmq.WithLogger(log))
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	hc := cmqhttp.Config{Logger: log, MaxRequestBytes: c.maxRequestBytes, MaxNonces: c.maxNonces}
+	hc := cmqhttp.Config{Logger: log, MaxRequestBytes: c.maxRequestBytes, MaxNonces: c.maxNonces,
+		MaxMemory: c.maxMemory, WriteTimeout: c.writeTimeout}
 	if c.secretID != "" {
 		hc.Credentials = map[string]string{c.secretID: c.secretKey}
 	}
-	ln, err := net.Listen("tcp", c.addr)
+	var h http.Handler = cmqhttp.NewHandler(b, hc)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	var tlsConfig *tls.Config
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return err
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	inner, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
+	ln := newLimitListener(inner, c.maxConns, c.maxConnsPerIP)
 	// Requests run on base: cancelling it ends every long poll.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	srv := &http.Server{
-		Handler:           wrapHandler(cmqhttp.NewHandler(b, hc)),
-		ReadHeaderTimeout: 10 * time.Second,
-		// Room for a GET whose query string is at the request limit, so
-		// that the handler, not net/http, answers one over it (10420).
-		MaxHeaderBytes: int(min(c.maxRequestBytes, 1<<30)) + 64<<10,
-		IdleTimeout:    2 * time.Minute,
-		BaseContext:    func(net.Listener) context.Context { return base },
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Handler: h,
+		// The whole request, headers and body; net/http lifts the
+		// deadline once the body is read (a long poll is not cut), and
+		// the handler sets one for writing when the answer is ready.
+		ReadTimeout:       c.readTimeout,
+		ReadHeaderTimeout: min(c.readTimeout, 10*time.Second),
+		MaxHeaderBytes:    c.maxHeaderBytes,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
+		// HTTP/1.1 only: the connection cap then bounds the requests in
+		// flight, which HTTP/2's streams would multiply. CMQ's SDKs
+		// speak HTTP/1.1.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
-	log.Info("cmqd listening", "addr", ln.Addr().String(), "signatures", c.secretID != "",
-		"qps", c.limits.QPS, "maxQueues", c.limits.Queues)
+	log.Info("cmqd listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "signatures", c.secretID != "",
+		"qps", c.limits.QPS, "maxQueues", c.limits.Queues, "maxConns", c.maxConns, "maxMemory", c.maxMemory)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-served:

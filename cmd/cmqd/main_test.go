@@ -3,17 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +19,7 @@ import (
 	"time"
 
 	"github.com/opencmq/cmq"
+	"github.com/opencmq/cmq/internal/cmqsigtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -38,17 +36,22 @@ func TestParseConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, noEnv, func(t *testing.T, c config) {
-			assert.Equal(t, config{addr: "127.0.0.1:8080", limits: def, maxRequestBytes: 1 << 20, maxNonces: 1_000_000,
-				logLevel: slog.LevelInfo, shutdownTimeout: 10 * time.Second}, c)
+			assert.Equal(t, config{addr: "127.0.0.1:8080", limits: def, maxRequestBytes: 1 << 20, maxNonces: 100_000,
+				logLevel: slog.LevelInfo, shutdownTimeout: 10 * time.Second, maxConns: 1024, maxConnsPerIP: 128,
+				readTimeout: 30 * time.Second, writeTimeout: 30 * time.Second, maxHeaderBytes: 64 << 10, maxMemory: 256 << 20}, c)
 		}, ""},
 		{"flags", []string{"-addr", "127.0.0.1:0", "-secret-id", "AKIDa", "-secret-key", "k", "-max-queues", "5",
 			"-qps", "0", "-max-msg-size", "2048", "-batch-bytes", "4096", "-max-request-bytes", "9999",
-			"-log-level", "debug", "-shutdown-timeout", "3s", "-max-nonces", "77"}, noEnv, func(t *testing.T, c config) {
+			"-log-level", "debug", "-shutdown-timeout", "3s", "-max-nonces", "77", "-max-conns", "10", "-max-conns-per-ip", "0",
+			"-read-timeout", "5s", "-write-timeout", "6s", "-max-header-bytes", "4096", "-max-memory", "1000000",
+			"-tls-cert", "c.pem", "-tls-key", "k.pem"}, noEnv, func(t *testing.T, c config) {
 			want := def
 			want.Queues, want.QPS, want.BatchBytes = 5, 0, 4096
 			want.MsgSize.Max, want.MsgSize.Default = 2048, 2048
 			assert.Equal(t, config{addr: "127.0.0.1:0", secretID: "AKIDa", secretKey: "k", limits: want,
-				maxRequestBytes: 9999, maxNonces: 77, logLevel: slog.LevelDebug, shutdownTimeout: 3 * time.Second}, c)
+				maxRequestBytes: 9999, maxNonces: 77, logLevel: slog.LevelDebug, shutdownTimeout: 3 * time.Second,
+				maxConns: 10, maxConnsPerIP: 0, readTimeout: 5 * time.Second, writeTimeout: 6 * time.Second,
+				maxHeaderBytes: 4096, maxMemory: 1_000_000, tlsCert: "c.pem", tlsKey: "k.pem"}, c)
 		}, ""},
 		{"every limit", []string{"-batch-size", "32", "-queue-name-length", "10", "-dead-letter-sources", "2",
 			"-delay", "0s:2h", "-msg-heap-num", "1:1000000000:10", "-polling-wait", "0:5m:1s",
@@ -88,6 +91,14 @@ func TestParseConfig(t *testing.T) {
 		{"max-msg-size above default keeps the default", []string{"-max-msg-size", "100000"}, noEnv, func(t *testing.T, c config) {
 			assert.Equal(t, cmq.Range[int]{Min: 1024, Max: 100000, Default: 65536}, c.limits.MsgSize)
 		}, ""},
+		{"max-msg-size and msg-size", []string{"-max-msg-size", "2048", "-msg-size", "1:100"}, noEnv, nil,
+			"give -max-msg-size or -msg-size, not both"},
+		{"msg-size and max-msg-size", []string{"-msg-size", "1:100", "-max-msg-size", "2048"}, noEnv, nil,
+			"give -max-msg-size or -msg-size, not both"},
+		{"cert without key", []string{"-tls-cert", "c.pem"}, noEnv, nil, "give both -tls-cert and -tls-key, or neither"},
+		{"negative conns", []string{"-max-conns", "-1"}, noEnv, nil, "must not be negative"},
+		{"zero read timeout", []string{"-read-timeout", "0s"}, noEnv, nil, "-read-timeout and -write-timeout must be positive"},
+		{"zero memory", []string{"-max-memory", "0"}, noEnv, nil, "-max-memory must be positive"},
 		{"id without key", []string{"-secret-id", "AKIDa"}, noEnv, nil, "give both -secret-id and -secret-key, or neither"},
 		{"key without id from env", nil, env(map[string]string{"CMQ_SECRET_KEY": "k"}), nil, "give both"},
 		{"negative qps", []string{"-qps", "-1"}, noEnv, nil, "cmq: invalid Limits.QPS"},
@@ -116,18 +127,42 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func TestHelp(t *testing.T) {
+// -h prints the usage text to stdout and succeeds; a wrong command line
+// prints the problem and the usage text to stderr and fails.
+func TestRunUsage(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"-h"}, noEnv, &stdout, &stderr))
+	assert.Empty(t, stderr.String())
+	assert.True(t, strings.HasPrefix(stdout.String(), "Usage: cmqd [flags]\n"), stdout.String())
+	var c config
+	flagSet(&c, noEnv).VisitAll(func(f *flag.Flag) {
+		assert.Contains(t, stdout.String(), "  -"+f.Name+" ", "flag %s is in the usage text", f.Name)
+	})
+
+	stdout.Reset()
+	err := run(t.Context(), []string{"-port", "1"}, noEnv, &stdout, &stderr)
+	require.ErrorIs(t, err, errUsage)
+	assert.Empty(t, stdout.String())
+	assert.Contains(t, stderr.String(), "flag provided but not defined: -port")
+	assert.Contains(t, stderr.String(), "Usage: cmqd [flags]")
+}
+
+// The README shows the output of "cmqd -h" as it is, between the markers
+// <!-- cmqd -h --> and <!-- end cmqd -h -->.
+func TestREADMEUsage(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)<!-- cmqd -h -->\n```text\n(.*?)```\n<!-- end cmqd -h -->").FindSubmatch(readme)
+	require.NotNil(t, m, "README.md has no cmqd -h block")
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"-h"}, func(string) string { return "" }, &out)
-	require.ErrorIs(t, err, flag.ErrHelp)
-	for _, f := range []string{"-addr", "-secret-id", "-secret-key", "-max-queues", "-qps", "-max-msg-size", "-batch-bytes", "-log-level"} {
-		assert.Contains(t, out.String(), f)
-	}
+	usage(&out)
+	assert.Equal(t, "$ cmqd -h\n"+out.String(), string(m[1]), "README.md's cmqd -h block is stale: paste the output of go run ./cmd/cmqd -h")
 }
 
 func TestRunListenError(t *testing.T) {
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"-addr", "127.0.0.1:-1"}, func(string) string { return "" }, &out)
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:-1"}, func(string) string { return "" }, &out, &out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "listen tcp")
 }
@@ -165,12 +200,27 @@ func (s *logSink) String() string {
 // and a function that stops it and returns run's error.
 func start(t *testing.T, args []string, env map[string]string) (string, *logSink, func() error) {
 	t.Helper()
+	return startWith(t, func(ctx context.Context, logs io.Writer) error {
+		return run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, io.Discard, logs)
+	})
+}
+
+// startServe is start with the handler wrapped by wrap.
+func startServe(t *testing.T, args []string, wrap func(http.Handler) http.Handler) (string, *logSink, func() error) {
+	t.Helper()
+	c, err := parseConfig(append([]string{"-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	return startWith(t, func(ctx context.Context, logs io.Writer) error { return serve(ctx, c, logs, wrap) })
+}
+
+// startWith runs serve until the returned stop is called, and returns the
+// address it listens on, read from its log.
+func startWith(t *testing.T, serve func(ctx context.Context, logs io.Writer) error) (string, *logSink, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	sink := newLogSink()
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, sink)
-	}()
+	go func() { done <- serve(ctx, sink) }()
 	var addr string
 	select {
 	case addr = <-sink.addr:
@@ -204,7 +254,7 @@ func call(t *testing.T, ctx context.Context, base, id, key string, kv ...string)
 		vals["SecretId"] = id
 		vals["Timestamp"] = strconv.FormatInt(time.Now().Unix(), 10)
 		vals["Nonce"] = strconv.FormatUint(nonce.Add(1), 10)
-		vals["Signature"] = sign("POST", strings.TrimPrefix(base, "http://"), vals, key)
+		vals["Signature"] = cmqsigtest.Sign("POST", strings.TrimPrefix(base, "http://"), vals, key, "")
 	}
 	form := url.Values{}
 	for k, v := range vals {
@@ -224,22 +274,6 @@ func call(t *testing.T, ctx context.Context, base, id, key string, kv ...string)
 }
 
 var nonce atomic.Uint64
-
-// sign is CMQ's documented signature algorithm, HMAC-SHA1.
-func sign(method, host string, vals map[string]string, key string) string {
-	names := make([]string, 0, len(vals))
-	for k := range vals {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var parts []string
-	for _, k := range names {
-		parts = append(parts, strings.ReplaceAll(k, "_", ".")+"="+vals[k])
-	}
-	mac := hmac.New(sha1.New, []byte(key))
-	mac.Write([]byte(method + host + "/v2/index.php?" + strings.Join(parts, "&")))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
 
 func code(r map[string]any) int { return int(r["code"].(float64)) }
 
@@ -303,15 +337,12 @@ func TestRunUnsigned(t *testing.T) {
 // Shutdown ends a long poll at once with "no message" and returns nil.
 func TestRunShutdownEndsLongPoll(t *testing.T) {
 	entered := make(chan struct{}, 8)
-	old := wrapHandler
-	wrapHandler = func(h http.Handler) http.Handler {
+	base, _, stop := startServe(t, []string{"-shutdown-timeout", "20s"}, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			entered <- struct{}{}
 			h.ServeHTTP(w, r)
 		})
-	}
-	t.Cleanup(func() { wrapHandler = old })
-	base, _, stop := start(t, []string{"-shutdown-timeout", "20s"}, nil)
+	})
 	r := call(t, t.Context(), base, "", "", "Action", "CreateQueue", "queueName", "q")
 	require.Equal(t, 0, code(r), r)
 	<-entered
@@ -329,28 +360,48 @@ func TestRunShutdownEndsLongPoll(t *testing.T) {
 	assert.Less(t, time.Since(begin), 10*time.Second, "shutdown did not wait for the 30 s poll")
 }
 
-// A GET whose query string is over -max-request-bytes is answered by the
-// handler with 4000/10420, not refused by net/http.
+// A GET is bounded by -max-header-bytes (net/http answers HTTP 431 beyond
+// it), then by -max-request-bytes (the handler answers 4000/10420).
 func TestRunLargeGET(t *testing.T) {
-	base, _, _ := start(t, []string{"-max-request-bytes", "2000000"}, nil)
-	for _, tt := range []struct {
-		size int
-		code int
-	}{{1_500_000, 0}, {2_000_001, 4000}} {
-		q := "Action=ListQueue&x=" + strings.Repeat("a", tt.size-len("Action=ListQueue&x="))
+	get := func(t *testing.T, base string, size int) (int, map[string]any) {
+		q := "Action=ListQueue&x=" + strings.Repeat("a", size-len("Action=ListQueue&x="))
 		req, err := http.NewRequestWithContext(t.Context(), "GET", base+"/v2/index.php?"+q, nil)
 		require.NoError(t, err)
 		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
+		if err != nil {
+			return 0, nil // refused while the request was still being sent
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return res.StatusCode, nil
+		}
 		body, err := io.ReadAll(res.Body)
-		res.Body.Close()
 		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, res.StatusCode)
 		var r map[string]any
 		require.NoError(t, json.Unmarshal(body, &r))
-		assert.Equal(t, tt.code, code(r), r)
-		if tt.code != 0 {
-			assert.Equal(t, "(10420)cannot parse request, or request size is more than 2000000 bytes", r["message"])
-		}
+		return res.StatusCode, r
 	}
+	t.Run("default header limit", func(t *testing.T) {
+		base, _, _ := start(t, nil, nil)
+		st, r := get(t, base, 60_000)
+		require.NotNil(t, r)
+		require.Equal(t, http.StatusOK, st)
+		assert.Equal(t, 0, code(r), r)
+		st, _ = get(t, base, 140_000)
+		assert.Contains(t, []int{0, http.StatusRequestHeaderFieldsTooLarge}, st, "refused by net/http")
+	})
+	t.Run("raised header limit", func(t *testing.T) {
+		base, _, _ := start(t, []string{"-max-request-bytes", "2000000", "-max-header-bytes", "2100000"}, nil)
+		for _, tt := range []struct {
+			size int
+			code int
+		}{{1_500_000, 0}, {2_000_001, 4000}} {
+			st, r := get(t, base, tt.size)
+			require.Equal(t, http.StatusOK, st)
+			assert.Equal(t, tt.code, code(r), r)
+			if tt.code != 0 {
+				assert.Equal(t, "(10420)cannot parse request, or request size is more than 2000000 bytes", r["message"])
+			}
+		}
+	})
 }
