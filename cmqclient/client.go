@@ -111,7 +111,8 @@ type Config struct {
 }
 
 // Client calls one CMQ endpoint. It implements [cmq.Service]. It is safe
-// for concurrent use; make one per endpoint and share it. It holds no
+// for concurrent use; make one per endpoint with [New] and share it (the
+// zero Client is not usable). It holds no
 // goroutine; [Client.CloseIdleConnections] lets go of idle connections.
 type Client struct {
 	url      string // the endpoint, as requests are sent to it
