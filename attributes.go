@@ -79,15 +79,14 @@ type QueueInfo struct {
 // Errors: [ErrQueueNotExist], [ErrClosed], ctx.Err().
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
-func (q *Queue) Attributes(ctx context.Context) (QueueInfo, error) {
+func (q *Queue) Attributes(ctx context.Context) (_ QueueInfo, err error) {
 	if err := q.enter(ctx); err != nil {
 		return QueueInfo{}, err
 	}
-	_, err := q.lock()
-	if err != nil {
+	if _, err = q.lock(); err != nil {
 		return QueueInfo{}, err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	info := QueueInfo{
 		ID:                q.id,
 		Name:              q.name,
@@ -133,7 +132,7 @@ func (q *Queue) oldestLive() *message {
 // Setting RewindPeriod to 0 drops the deleted messages kept for rewind.
 //
 // Errors: as for [Broker.CreateQueue], plus [ErrQueueNotExist].
-func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) error {
+func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
@@ -145,7 +144,11 @@ func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) error {
 		b.mu.Unlock()
 		return err
 	}
-	defer q.unlockWith(&b.mu)
+	defer func() {
+		if e := q.unlockWith(&b.mu); e != nil {
+			err = e
+		}
+	}()
 	set, err := q.set.apply(a, &b.limits)
 	if err != nil {
 		return err
@@ -171,6 +174,7 @@ func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) error {
 	q.bindLocked(dlq)
 	q.set = set
 	q.modified = now
+	q.logState(now)
 	q.advance(now) // a shorter retention or time-to-live applies at once
 	q.noteTimeToLive(now)
 	return nil

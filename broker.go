@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/opencmq/cmq/internal/wal"
 )
 
 // Broker owns named queues. Create one with [NewBroker]; the zero Broker is
@@ -28,29 +30,33 @@ type Broker struct {
 	queues  map[string]*Queue // by lower-case name
 	closed  atomic.Bool       // set once, under mu; read without it by calls that check it first
 	nextNum uint64            // numbers queues; prefixes message ids
+
+	stored atomic.Int64 // bytes the queues retain: bodies plus messageOverhead each
+	j      *journal     // nil: in memory only
 }
 
 // NewBroker returns an empty Broker that enforces [DefaultLimits] unless an
 // option says otherwise; nil options are ignored. It fails only if
 // [WithLimits] was given limits that fail [Limits.Validate].
 func NewBroker(opts ...Option) (*Broker, error) {
-	c := brokerConfig{limits: DefaultLimits(), logger: slog.New(slog.DiscardHandler)}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
-	if err := c.limits.Validate(); err != nil {
+	c, err := newConfig(opts)
+	if err != nil {
 		return nil, err
 	}
+	return newBroker(c, 0), nil
+}
+
+// newBroker returns an empty broker configured by c whose clock starts at
+// the later of wall time and notBefore (Unix nanoseconds).
+func newBroker(c brokerConfig, notBefore int64) *Broker {
 	start := time.Now()
 	return &Broker{
 		limits:  c.limits,
 		log:     c.logger,
 		start:   start,
-		startNS: start.UnixNano(),
+		startNS: max(start.UnixNano(), notBefore),
 		queues:  make(map[string]*Queue),
-	}, nil
+	}
 }
 
 // Limits returns the limits the broker enforces.
@@ -91,44 +97,54 @@ func (b *Broker) CreateQueue(ctx context.Context, name string, attrs QueueAttrib
 	if err := b.enter(ctx); err != nil {
 		return nil, err
 	}
-	q, err := b.createQueue(name, attrs)
-	if err == nil {
-		b.log.Info("queue created", "queue", name, "id", q.id)
+	q, pos, err := b.createQueue(name, attrs)
+	if err != nil {
+		return nil, err
 	}
-	return q, err
+	if b.j != nil {
+		if err := b.j.finish(pos); err != nil {
+			return nil, err
+		}
+	}
+	b.log.Info("queue created", "queue", name, "id", q.id)
+	return q, nil
 }
 
-func (b *Broker) createQueue(name string, attrs QueueAttributes) (*Queue, error) {
+func (b *Broker) createQueue(name string, attrs QueueAttributes) (_ *Queue, pos wal.Pos, err error) {
 	if !b.validName(name) {
-		return nil, ErrQueueNameFormat
+		return nil, pos, ErrQueueNameFormat
 	}
 	set, err := b.limits.defaultSettings().apply(attrs, &b.limits)
 	if err != nil {
-		return nil, err
+		return nil, pos, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Load() {
-		return nil, ErrClosed
+		return nil, pos, ErrClosed
+	}
+	if err := b.journalErr(); err != nil {
+		return nil, pos, err
 	}
 	key := strings.ToLower(name)
 	if b.queues[key] != nil {
-		return nil, ErrQueueExists
+		return nil, pos, ErrQueueExists
 	}
 	if len(b.queues) >= b.limits.Queues {
-		return nil, ErrQueueLimit
+		return nil, pos, ErrQueueLimit
 	}
 	q := newQueue(b, name, b.nextNum, set)
-	b.nextNum++
 	var dlq *Queue
 	if set.deadLetter != nil {
 		if dlq, err = b.checkDeadLetter(q, set.deadLetter); err != nil {
-			return nil, err
+			return nil, pos, err
 		}
 	}
+	b.nextNum++
 	b.bind(q, dlq)
 	b.queues[key] = q
-	return q, nil
+	pos = b.logQueue(q)
+	return q, pos, nil
 }
 
 // Queue returns the queue name (compared case-insensitively).
@@ -165,36 +181,45 @@ func (b *Broker) DeleteQueue(ctx context.Context, name string) error {
 	if err := b.enter(ctx); err != nil {
 		return err
 	}
-	err := b.deleteQueue(name)
-	if err == nil {
-		b.log.Info("queue deleted", "queue", name)
+	pos, err := b.deleteQueue(name)
+	if err != nil {
+		return err
 	}
-	return err
+	if b.j != nil {
+		if err := b.j.finish(pos); err != nil {
+			return err
+		}
+	}
+	b.log.Info("queue deleted", "queue", name)
+	return nil
 }
 
-func (b *Broker) deleteQueue(name string) error {
+func (b *Broker) deleteQueue(name string) (pos wal.Pos, err error) {
 	if !b.validName(name) {
-		return ErrQueueNameFormat
+		return pos, ErrQueueNameFormat
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Load() {
-		return ErrClosed
+		return pos, ErrClosed
+	}
+	if err := b.journalErr(); err != nil {
+		return pos, err
 	}
 	key := strings.ToLower(name)
 	q := b.queues[key]
 	if q == nil {
-		return ErrQueueNotExist
+		return pos, ErrQueueNotExist
 	}
 	if len(q.sources) > 0 {
-		return ErrDeadLetterQueueInUse
+		return pos, ErrDeadLetterQueueInUse
 	}
 	b.bind(q, nil)
 	delete(b.queues, key)
 	q.mu.Lock()
 	q.shut(stateDeleted)
 	q.mu.Unlock()
-	return nil
+	return b.logDeleteQueue(q), nil
 }
 
 // ListOptions select a page of a list call. The zero ListOptions is the
@@ -310,6 +335,11 @@ func (b *Broker) Close() error {
 	}
 	n := len(b.queues)
 	b.mu.Unlock()
+	var err error
+	if j := b.j; j != nil {
+		j.wg.Wait() // a compaction running sees closed and stops
+		err = j.log.Close()
+	}
 	b.log.Info("broker closed", "queues", n)
-	return nil
+	return err
 }

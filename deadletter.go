@@ -59,7 +59,7 @@ func (q *Queue) bindLocked(d *Queue) {
 // [ErrClosed], ctx.Err().
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
-func (q *Queue) UnbindDeadLetterQueue(ctx context.Context) error {
+func (q *Queue) UnbindDeadLetterQueue(ctx context.Context) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
@@ -70,13 +70,18 @@ func (q *Queue) UnbindDeadLetterQueue(ctx context.Context) error {
 		b.mu.Unlock()
 		return err
 	}
-	defer q.unlockWith(&b.mu)
+	defer func() {
+		if e := q.unlockWith(&b.mu); e != nil {
+			err = e
+		}
+	}()
 	if q.dlq == nil {
 		return ErrDeadLetterQueueNotExist
 	}
 	q.bindLocked(nil)
 	q.set.deadLetter = nil
 	q.modified = now
+	q.logState(now)
 	return nil
 }
 
@@ -179,14 +184,17 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 	if m.dead != nil {
 		id = m.dead.id
 	}
+	seq := m.seq
 	q.drop(m)
 	d := q.dlq
 	if d == nil {
+		q.logMove(now, seq, m, nil)
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.state != stateOpen {
+		q.logMove(now, seq, m, nil)
 		return
 	}
 	dnow := max(now, d.horizon)
@@ -196,6 +204,7 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 			q.lost = &lostMessages{queue: d.name, firstID: id}
 		}
 		q.lost.n++ // logged by q.unlock, outside the locks
+		q.logMove(now, seq, m, nil)
 		return
 	}
 	if m.dead == nil { // moved on from a second dead-letter queue: keep the first record
@@ -206,6 +215,8 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 	m.enqueued, m.visibleAt, m.firstDeq, m.nonce, m.dequeues = dnow, dnow, 0, 0, 0
 	d.log.push(m)
 	d.insert(m, inReady) // visible at once, like a send without delay
+	d.account(messageBytes(len(m.body)))
+	q.logMove(dnow, seq, m, d)
 	d.waiters.wake(1)
 }
 

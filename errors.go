@@ -90,6 +90,11 @@ var (
 	// [Broker.Close], and every long poll waiting when it was called,
 	// returns it. CMQ has no such state; the module code is this package's.
 	ErrClosed = &Error{Code: 6000, Module: 10051, Message: "broker is closed"}
+	// ErrJournal (6000/10052): a durable broker could not open, read or
+	// write its log (see [Open]). Once a write or sync has failed, every
+	// later call returns it, wrapping the cause. CMQ has no such state;
+	// the module code is this package's.
+	ErrJournal = &Error{Code: 6000, Module: 10052, Message: "journal failed"}
 )
 
 // Queue management errors.

@@ -31,6 +31,7 @@ var sentinels = []struct {
 	{"ErrBatchSize", cmq.ErrBatchSize, 4000, 10370},
 	{"ErrInternal", cmq.ErrInternal, 6000, 10050},
 	{"ErrClosed", cmq.ErrClosed, 6000, 10051},
+	{"ErrJournal", cmq.ErrJournal, 6000, 10052},
 	{"ErrQueueNameFormat", cmq.ErrQueueNameFormat, 4000, 10020},
 	{"ErrQueueNotExist", cmq.ErrQueueNotExist, 4440, 10100},
 	{"ErrQueueExists", cmq.ErrQueueExists, 4460, 4460},

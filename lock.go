@@ -3,6 +3,8 @@ package cmq
 import (
 	"context"
 	"sync"
+
+	"github.com/opencmq/cmq/internal/wal"
 )
 
 // enter is the entry check of every Broker method that takes a context,
@@ -14,6 +16,9 @@ import (
 func (b *Broker) enter(ctx context.Context) error {
 	if b.closed.Load() {
 		return ErrClosed
+	}
+	if err := b.journalErr(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
@@ -48,15 +53,28 @@ func (q *Queue) lockHeld() (int64, error) {
 	return now, nil
 }
 
-// unlock unlocks q.mu, then logs what moveToDeadLetter dropped meanwhile.
-// Every path that may have advanced q unlocks with it.
-func (q *Queue) unlock() { q.unlockWith(nil) }
+// unlock unlocks q.mu, then logs what moveToDeadLetter dropped meanwhile,
+// and, on a durable broker, waits until the records appended under the
+// lock are durable under the sync policy. Every path that may have
+// advanced q unlocks with it. It returns the journal's error if the
+// changes could not be made durable.
+func (q *Queue) unlock() error { return q.unlockWith(nil) }
+
+// unlockInto is unlock for a deferred call: a journal error replaces
+// *err, since the change the call made is not durable.
+func (q *Queue) unlockInto(err *error) {
+	if e := q.unlock(); e != nil {
+		*err = e
+	}
+}
 
 // unlockWith is unlock for a caller that also holds other (the broker's
-// lock), which it unlocks after q.mu and before logging.
-func (q *Queue) unlockWith(other sync.Locker) {
+// lock), which it unlocks after q.mu and before logging or waiting.
+func (q *Queue) unlockWith(other sync.Locker) error {
 	lost := q.lost
 	q.lost = nil
+	pos := q.jpos
+	q.jpos = wal.Pos{}
 	q.mu.Unlock()
 	if other != nil {
 		other.Unlock()
@@ -65,4 +83,13 @@ func (q *Queue) unlockWith(other sync.Locker) {
 		q.b.log.Warn("dead-letter queue full, messages dropped", "queue", q.name,
 			"deadLetterQueue", lost.queue, "count", lost.n, "firstMsgId", lost.firstID)
 	}
+	if j := q.b.j; j != nil {
+		if err := j.finish(pos); err != nil {
+			return err
+		}
+		if pos != (wal.Pos{}) {
+			q.b.maybeCompact()
+		}
+	}
+	return nil
 }

@@ -24,6 +24,19 @@ type messageLog struct {
 	next           uint64 // seq after the newest message pushed
 }
 
+// pushAt appends m, whose seq may be past end() (replay skips the seqs of
+// messages that are gone): the ring restarts at m.seq, its messages moved
+// to the map, so a gap costs nothing.
+func (l *messageLog) pushAt(m *message) {
+	if m.seq != l.next {
+		if l.n > 0 {
+			l.compact()
+		}
+		l.next, l.ringBase = m.seq, m.seq
+	}
+	l.push(m)
+}
+
 // push appends m, whose seq must be end().
 func (l *messageLog) push(m *message) {
 	if l.n == 0 {

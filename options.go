@@ -1,13 +1,36 @@
 package cmq
 
-import "log/slog"
+import (
+	"log/slog"
 
-// An Option configures a [Broker] in [NewBroker].
+	"github.com/opencmq/cmq/internal/wal"
+)
+
+// An Option configures a [Broker] in [NewBroker] or [Open].
 type Option func(*brokerConfig)
 
 type brokerConfig struct {
-	limits Limits
-	logger *slog.Logger
+	limits  Limits
+	logger  *slog.Logger
+	sync    SyncPolicy
+	fs      wal.FS // nil: the operating system's; tests inject faults
+	segment int64  // bytes of a journal segment; 0: the log's default
+}
+
+// newConfig applies opts to the defaults and validates the result: the
+// one place where a broker's configuration is settled. Nil options are
+// ignored.
+func newConfig(opts []Option) (brokerConfig, error) {
+	c := brokerConfig{limits: DefaultLimits(), logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if err := c.limits.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
 }
 
 // WithLimits replaces [DefaultLimits] with l. NewBroker rejects an l that
@@ -25,4 +48,11 @@ func WithLogger(l *slog.Logger) Option {
 			c.logger = l
 		}
 	}
+}
+
+// WithSync sets when a durable broker's changes reach the disk; see
+// [SyncPolicy]. The default is [SyncAlways]. It does nothing for a broker
+// made by [NewBroker], which keeps nothing on disk.
+func WithSync(p SyncPolicy) Option {
+	return func(c *brokerConfig) { c.sync = p }
 }

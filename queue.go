@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/opencmq/cmq/internal/wal"
 )
 
 // Queue is a CMQ queue. Get one from [Broker.CreateQueue] or [Broker.Queue];
@@ -38,6 +40,11 @@ type Queue struct {
 	idx      index      // messages not deleted, by (visibleAt, seq)
 	log      messageLog // every retained message, by seq
 	nextSeq  uint64
+	num      uint64 // the queue's number in the broker: its message ids start with it
+	stored   int64  // bytes its retained messages count against the broker (messageBytes)
+
+	rec  enc     // a durable broker's record being written
+	jpos wal.Pos // the last record appended under mu: unlock waits until it is durable
 
 	// Exact counts. A message in the index is active if visibleAt <=
 	// horizon, else delayed (never received) or inactive (received).
@@ -94,6 +101,7 @@ func newQueue(b *Broker, name string, num uint64, set settings) *Queue {
 		name:        name,
 		id:          newQueueID(),
 		idPrefix:    strconv.FormatUint(num, 10) + "-",
+		num:         num,
 		set:         set,
 		created:     now,
 		modified:    now,
@@ -197,6 +205,22 @@ func (q *Queue) unlink(m *message) {
 func (q *Queue) drop(m *message) {
 	q.unlink(m)
 	q.log.remove(m)
+	q.account(-messageBytes(len(m.body)))
+}
+
+// messageOverhead approximates what a retained message costs beside its
+// body: the message, its index key and its log slot.
+const messageOverhead = 128
+
+// messageBytes is what a retained message with a body of n bytes counts
+// against the broker: its body and messageOverhead.
+func messageBytes(n int) int64 { return int64(n + messageOverhead) }
+
+// account adds delta bytes to what q, and its broker, retain. The caller
+// holds q.mu.
+func (q *Queue) account(delta int64) {
+	q.stored += delta
+	q.b.stored.Add(delta)
 }
 
 // retained is the number of messages the queue holds, counted against
@@ -237,7 +261,7 @@ func (q *Queue) BatchSend(ctx context.Context, bodies []string, delay time.Durat
 // send enqueues bodies (one, or a batch) and writes their ids to *ids,
 // which it allocates if it is nil. After the entry check it checks every
 // argument: the batch size, the delay and the bodies.
-func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay time.Duration, ids *[]string) error {
+func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay time.Duration, ids *[]string) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
@@ -263,7 +287,7 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 	if err != nil {
 		return err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	for _, body := range bodies {
 		if len(body) > q.set.maxMsgSize {
 			return ErrMessageTooLarge
@@ -291,6 +315,8 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 		q.log.push(m)
 		q.insert(m, to)
 	}
+	q.account(int64(total) + int64(n)*messageOverhead)
+	q.logSend(now, delay, q.nextSeq-uint64(n), bodies)
 	if *ids == nil {
 		*ids = make([]string, n)
 	}
@@ -315,7 +341,7 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 // [ErrClosed], ctx.Err().
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
-func (q *Queue) Delete(ctx context.Context, h string) error {
+func (q *Queue) Delete(ctx context.Context, h string) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
@@ -323,7 +349,7 @@ func (q *Queue) Delete(ctx context.Context, h string) error {
 	if err != nil {
 		return err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	m, err := q.lookupReceipt(h, now)
 	if err != nil {
 		return err // before the token: a refused call costs nothing
@@ -331,7 +357,9 @@ func (q *Queue) Delete(ctx context.Context, h string) error {
 	if !allow(q.delLimit, now, 1) {
 		return ErrThrottled
 	}
+	seq := [1]uint64{m.seq}
 	q.remove(m)
+	q.logDelete(now, seq[:])
 	return nil
 }
 
@@ -361,7 +389,7 @@ func (q *Queue) remove(m *message) {
 // [ErrThrottled], [ErrQueueNotExist], [ErrClosed], ctx.Err().
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
-func (q *Queue) BatchDelete(ctx context.Context, handles []string) ([]error, error) {
+func (q *Queue) BatchDelete(ctx context.Context, handles []string) (_ []error, err error) {
 	if err := q.enter(ctx); err != nil {
 		return nil, err
 	}
@@ -372,7 +400,7 @@ func (q *Queue) BatchDelete(ctx context.Context, handles []string) ([]error, err
 	if err != nil {
 		return nil, err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	// A batch costs a token per handle, unless every handle is refused:
 	// a call that deletes nothing costs nothing.
 	if slices.ContainsFunc(handles, func(h string) bool { _, err := q.lookupReceipt(h, now); return err == nil }) &&
@@ -381,6 +409,10 @@ func (q *Queue) BatchDelete(ctx context.Context, handles []string) ([]error, err
 	}
 	results := make([]error, len(handles))
 	failed := 0
+	var seqs []uint64 // for the journal
+	if q.b.j != nil {
+		seqs = make([]uint64, 0, len(handles))
+	}
 	for i, h := range handles {
 		m, err := q.lookupReceipt(h, now)
 		if err != nil {
@@ -388,8 +420,12 @@ func (q *Queue) BatchDelete(ctx context.Context, handles []string) ([]error, err
 			failed++
 			continue
 		}
+		if seqs != nil {
+			seqs = append(seqs, m.seq)
+		}
 		q.remove(m)
 	}
+	q.logDelete(now, seqs)
 	switch failed {
 	case 0:
 		return results, nil
@@ -404,20 +440,23 @@ func (q *Queue) BatchDelete(ctx context.Context, handles []string) ([]error, err
 // Errors: [ErrQueueNotExist], [ErrClosed], ctx.Err().
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
-func (q *Queue) Purge(ctx context.Context) error {
+func (q *Queue) Purge(ctx context.Context) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
-	if _, err := q.lock(); err != nil {
+	now, err := q.lock()
+	if err != nil {
 		return err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	q.clear()
+	q.logPurge(now)
 	return nil
 }
 
 // clear drops every message. The caller holds q.mu.
 func (q *Queue) clear() {
+	q.account(-q.stored)
 	q.idx.clear()
 	q.log.reset(q.nextSeq)
 	q.active, q.inactive, q.delayed, q.rewound = 0, 0, 0, 0

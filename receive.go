@@ -48,7 +48,7 @@ func (q *Queue) BatchReceive(ctx context.Context, n int, wait time.Duration) ([]
 
 // receive receives up to n messages into out. It checks every argument:
 // after the entry check, n, then the wait.
-func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) ([]Message, error) {
+func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) (_ []Message, err error) {
 	if err := q.enter(ctx); err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Me
 	if err != nil {
 		return nil, err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	if wait < 0 {
 		wait = q.set.pollingWait
 	}
@@ -116,6 +116,7 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 		return out
 	}
 	q.setHandles(out[start:], ms)
+	q.logUpdate(now, ms)
 	q.armTimer(now) // receives still waiting get these back when their timeout ends
 	return out
 }

@@ -27,7 +27,7 @@ import (
 // [ErrQueueNotExist], [ErrClosed], ctx.Err().
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
-func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
+func (q *Queue) Rewind(ctx context.Context, start time.Time) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
 	if err != nil {
 		return err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	if q.set.rewindPeriod == 0 {
 		return ErrRewindDisabled
 	}
@@ -51,6 +51,7 @@ func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
 	}
 	// The log is in enqueue order: walk back from the newest message.
 	n := 0
+	var rewound []*message // for the journal
 	for m, older := q.log.last(), (*message)(nil); m != nil; m = older {
 		older = m.older
 		if m.enqueued < from {
@@ -74,7 +75,11 @@ func (q *Queue) Rewind(ctx context.Context, start time.Time) error {
 		q.liveSeq = min(q.liveSeq, m.seq)
 		q.ttlSeq = min(q.ttlSeq, m.seq) // its time-to-live is checked again
 		n++
+		if q.b.j != nil {
+			rewound = append(rewound, m)
+		}
 	}
+	q.logUpdate(now, rewound)
 	q.waiters.wake(n)
 	q.noteTimeToLive(now)
 	return nil

@@ -17,7 +17,7 @@ import (
 // [ErrQueueNotExist], [ErrClosed], ctx.Err().
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
-func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Duration) (time.Time, error) {
+func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Duration) (_ time.Time, err error) {
 	if err := q.enter(ctx); err != nil {
 		return time.Time{}, err
 	}
@@ -28,7 +28,7 @@ func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Dur
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer q.unlock()
+	defer q.unlockInto(&err)
 	m, err := q.lookupReceipt(h, now)
 	if err != nil {
 		return time.Time{}, err
@@ -36,6 +36,8 @@ func (q *Queue) ChangeVisibility(ctx context.Context, h string, timeout time.Dur
 	q.unlink(m)
 	m.visibleAt = now + int64(timeout)
 	q.insert(m, inTree)
+	changed := [1]*message{m}
+	q.logUpdate(now, changed[:])
 	if timeout == 0 {
 		q.waiters.wake(1)
 	} else {

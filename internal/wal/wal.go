@@ -1,0 +1,591 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Options configure a Log. The zero value is valid: SyncAlways, 64 MiB
+// segments, the operating system's file system, no logging.
+type Options struct {
+	// Sync says when appended frames are made durable. Zero: SyncAlways.
+	Sync SyncPolicy
+	// SegmentBytes is the size past which the current segment is sealed
+	// and a new one started: Append starts a new segment rather than
+	// grow a non-empty one past it (a frame larger than it gets a segment
+	// of its own). Zero: DefaultSegmentBytes (64 MiB). Negative: Open fails.
+	SegmentBytes int64
+	// FS is the file system. Nil: OSFS. Tests pass a fault-injecting one.
+	FS FS
+	// Logger receives one warning line per torn tail cut at Open (file,
+	// offset, bytes cut). Nil: discard.
+	Logger *slog.Logger
+}
+
+// Pos is the position just past a frame: the segment that holds it and
+// the byte offset of its end in that segment. Positions order by Segment,
+// then Offset. The zero Pos is before every frame.
+type Pos struct {
+	Segment uint64
+	Offset  int64
+}
+
+// Less reports whether p is before q.
+func (p Pos) Less(q Pos) bool {
+	return p.Segment < q.Segment || p.Segment == q.Segment && p.Offset < q.Offset
+}
+
+type segment struct {
+	num  uint64
+	size int64
+}
+
+// Log is a write-ahead log: a directory of segment files holding opaque
+// payloads in frames, appended in order and replayed in order. All methods
+// are safe for concurrent use.
+//
+// A Log holds an exclusive lock on its directory until Close.
+type Log struct {
+	fs      FS
+	dir     string
+	policy  SyncPolicy
+	segMax  int64
+	logger  *slog.Logger
+	lock    io.Closer
+	replay  []segment  // the segments and their valid sizes at Open
+	removeM sync.Mutex // serializes RemoveBefore
+
+	mu      sync.Mutex
+	cond    sync.Cond // on mu: a sync finished or the log closed
+	f       File      // the current segment
+	seg     uint64    // its number
+	off     int64     // its size: the end of the last frame
+	sealed  []segment // sealed segments, oldest first
+	sealedN int64     // their total size
+	synced  Pos       // everything up to here is durable
+	syncing bool      // an fsync of f is in flight (mu not held)
+	err     error     // sticky failure; wraps ErrFailed
+	closed  bool
+	buf     []byte // frame buffer, reused
+	timer   *time.Timer
+	armed   bool           // timer pending (SyncEvery)
+	ticks   sync.WaitGroup // one per arming; Close waits
+}
+
+// Open opens the log in dir, creating dir and the first segment if needed.
+// It locks dir (a second Open of the same dir, in this process or another,
+// fails with ErrLocked until Close), then reads and verifies every segment:
+//
+//   - A bad or incomplete frame at the very end of the last segment is a
+//     torn write: the file is cut there, one line is logged, and Open
+//     goes on. "At the very end" means an incomplete frame header, a frame
+//     whose declared end is past the end of the file, or a frame that
+//     fails its check followed by nothing but zero bytes.
+//   - Anything else that fails to check (a bad frame with data after it,
+//     any bad frame or trailing bytes in a sealed segment, a bad segment
+//     header, a missing segment) makes Open fail with a *CorruptError
+//     (errors.Is(err, ErrCorrupt)) naming the file and byte offset.
+//
+// Open fsyncs the last segment, so everything Replay yields is durable.
+func Open(dir string, o Options) (*Log, error) {
+	if o.SegmentBytes < 0 {
+		return nil, fmt.Errorf("wal: SegmentBytes %d is negative", o.SegmentBytes)
+	}
+	l := &Log{fs: o.FS, dir: dir, policy: o.Sync, segMax: o.SegmentBytes, logger: o.Logger}
+	if l.fs == nil {
+		l.fs = OSFS{}
+	}
+	if l.segMax == 0 {
+		l.segMax = DefaultSegmentBytes
+	}
+	if l.logger == nil {
+		l.logger = slog.New(slog.DiscardHandler)
+	}
+	l.cond.L = &l.mu
+	if err := l.fs.MkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+	}
+	lock, err := l.fs.Lock(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("wal: lock %s: %w", dir, err)
+	}
+	l.lock = lock
+	if err := l.recover(); err != nil {
+		if l.f != nil {
+			l.f.Close()
+		}
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) path(n uint64) string { return filepath.Join(l.dir, segName(n)) }
+
+// recover lists, verifies and opens the segments.
+func (l *Log) recover() error {
+	names, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return fmt.Errorf("wal: open %s: %w", l.dir, err)
+	}
+	var nums []uint64
+	for _, name := range names {
+		if n, ok := parseSegName(name); ok {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	if len(nums) == 0 {
+		f, err := l.createSegment(1)
+		if err != nil {
+			return err
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			f.Close()
+			return fmt.Errorf("wal: sync %s: %w", l.dir, err)
+		}
+		l.f, l.seg, l.off = f, 1, segHeaderSize
+		l.synced = Pos{l.seg, l.off}
+		l.replay = []segment{{1, segHeaderSize}}
+		return nil
+	}
+	for i, n := range nums {
+		if i > 0 && n != nums[i-1]+1 {
+			return &CorruptError{File: l.path(nums[i-1] + 1), Reason: fmt.Sprintf("segment missing between %d and %d", nums[i-1], n)}
+		}
+	}
+	for i, n := range nums {
+		last := i == len(nums)-1
+		f, err := l.fs.Open(l.path(n))
+		if err != nil {
+			return fmt.Errorf("wal: open: %w", err)
+		}
+		size, err := l.verify(f, n, last)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		l.replay = append(l.replay, segment{n, size})
+		if !last {
+			f.Close()
+			l.sealed = append(l.sealed, segment{n, size})
+			l.sealedN += size
+			continue
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("wal: sync %s: %w", l.path(n), err)
+		}
+		l.f, l.seg, l.off = f, n, size
+		l.synced = Pos{n, size}
+	}
+	return nil
+}
+
+// verify checks segment n and returns its valid size, cutting a torn tail
+// if last.
+func (l *Log) verify(f File, n uint64, last bool) (int64, error) {
+	name := l.path(n)
+	size, err := f.Size()
+	if err != nil {
+		return 0, fmt.Errorf("wal: open %s: %w", name, err)
+	}
+	h, err := readAll(f, 0, min(size, segHeaderSize))
+	if err != nil {
+		return 0, fmt.Errorf("wal: read %s: %w", name, err)
+	}
+	if why := checkSegHeader(h, n); why != "" {
+		if !last {
+			return 0, &CorruptError{File: name, Offset: 0, Reason: why}
+		}
+		all, err := readAll(f, 0, size)
+		if err != nil {
+			return 0, fmt.Errorf("wal: read %s: %w", name, err)
+		}
+		if !tornSegHeader(all, n) {
+			return 0, &CorruptError{File: name, Offset: 0, Reason: why}
+		}
+		hdr := segHeader(n)
+		if err := f.Truncate(0); err != nil {
+			return 0, fmt.Errorf("wal: cut %s: %w", name, err)
+		}
+		if _, err := f.WriteAt(hdr[:], 0); err != nil {
+			return 0, fmt.Errorf("wal: write %s: %w", name, err)
+		}
+		l.logger.Warn("wal: rewrote the torn header of the last segment", "file", name, "offset", 0, "bytes", size)
+		return segHeaderSize, nil
+	}
+	r := newFrameReader(f, size, nil)
+	for {
+		_, err := r.next()
+		if err == nil {
+			continue
+		}
+		if err == io.EOF {
+			return size, nil
+		}
+		var bad *badFrame
+		if !errors.As(err, &bad) {
+			return 0, fmt.Errorf("wal: read %s: %w", name, err)
+		}
+		if !last {
+			return 0, &CorruptError{File: name, Offset: bad.off, Reason: bad.reason + " in a sealed segment"}
+		}
+		rest, err := readAll(f, bad.off, size-bad.off)
+		if err != nil {
+			return 0, fmt.Errorf("wal: read %s: %w", name, err)
+		}
+		if !tornFrame(rest) {
+			return 0, &CorruptError{File: name, Offset: bad.off, Reason: bad.reason + ", with data after it"}
+		}
+		if err := f.Truncate(bad.off); err != nil {
+			return 0, fmt.Errorf("wal: cut %s: %w", name, err)
+		}
+		l.logger.Warn("wal: cut a torn tail", "file", name, "offset", bad.off, "bytes", size-bad.off, "reason", bad.reason)
+		return bad.off, nil
+	}
+}
+
+// createSegment creates segment n with its header and fsyncs it.
+func (l *Log) createSegment(n uint64) (File, error) {
+	name := l.path(n)
+	f, err := l.fs.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("wal: create segment: %w", err)
+	}
+	h := segHeader(n)
+	if _, err := f.WriteAt(h[:], 0); err != nil {
+		f.Close()
+		l.fs.Remove(name)
+		return nil, fmt.Errorf("wal: write %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, l.fail("fsync", name, err)
+	}
+	return f, nil
+}
+
+// Replay calls fn with every payload that was in the log when Open
+// returned, in order, once each; frames appended since are not included.
+// The payload slice is only valid during the call: fn must copy what it
+// keeps. If fn returns an error, Replay stops and returns it. Replay reads
+// the segments again and checks every frame again; a frame that changed
+// since Open gives a *CorruptError. Replay must not run concurrently with
+// RemoveBefore of the segments it reads.
+func (l *Log) Replay(fn func(payload []byte) error) error {
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	var buf []byte
+	for _, s := range l.replay {
+		name := l.path(s.num)
+		f, err := l.fs.Open(name)
+		if err != nil {
+			return fmt.Errorf("wal: replay: %w", err)
+		}
+		r := newFrameReader(f, s.size, buf)
+		err = replaySegment(r, fn)
+		buf = r.buf
+		f.Close()
+		var bad *badFrame
+		if errors.As(err, &bad) {
+			return &CorruptError{File: name, Offset: bad.off, Reason: bad.reason + " (changed since Open)"}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func replaySegment(r *frameReader, fn func([]byte) error) error {
+	for {
+		p, err := r.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+}
+
+// Append writes payload as one frame at the end of the log, with a single
+// write to the current segment, and returns the position just past it.
+// When Append returns, the frame is in the kernel: it survives the death
+// of the process under every policy; Sync makes it survive a power loss.
+// Append never fsyncs, except when it starts a new segment (see Rotate).
+// Frames are in the log in the order their Appends took the log's mutex.
+//
+// A payload over MaxPayload gives ErrTooLarge and writes nothing. If the
+// write fails, the segment is cut back to where the frame began and the
+// error returned; if that fails too, the log fails (ErrFailed).
+func (l *Log) Append(payload []byte) (Pos, error) {
+	if len(payload) > MaxPayload {
+		return Pos{}, fmt.Errorf("%w: %d bytes, the bound is %d", ErrTooLarge, len(payload), MaxPayload)
+	}
+	frame := int64(frameHeaderSize + len(payload))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return Pos{}, err
+	}
+	if l.off > segHeaderSize && l.off+frame > l.segMax {
+		if err := l.rotate(); err != nil {
+			return Pos{}, err
+		}
+	}
+	b := appendFrame(l.buf[:0], payload)
+	if cap(b) <= readChunk {
+		l.buf = b
+	}
+	if _, err := l.f.WriteAt(b, l.off); err != nil {
+		if terr := l.f.Truncate(l.off); terr != nil {
+			return Pos{}, l.fail("write", l.path(l.seg), errors.Join(err, terr))
+		}
+		return Pos{}, fmt.Errorf("wal: append to %s: %w", l.path(l.seg), err)
+	}
+	l.off += frame
+	if l.policy.every > 0 && !l.armed {
+		l.arm()
+	}
+	return Pos{l.seg, l.off}, nil
+}
+
+// usable returns why the log cannot be written, or nil. l.mu held.
+func (l *Log) usable() error {
+	if l.closed {
+		return ErrClosed
+	}
+	return l.err
+}
+
+// fail makes the log failed for good; l.mu held (or the log not yet
+// shared).
+func (l *Log) fail(op, name string, err error) error {
+	if l.err == nil {
+		l.err = fmt.Errorf("%w: %s %s: %w", ErrFailed, op, name, err)
+		l.cond.Broadcast()
+	}
+	return l.err
+}
+
+// Sync waits until the frame ending at pos is durable under the policy:
+// under SyncAlways it returns only after an fsync that covers pos (sharing
+// that fsync with concurrent callers); under SyncEvery and SyncNone it
+// returns at once. It returns the log's sticky error once the log has
+// failed, also under SyncEvery and SyncNone, and ErrBadPos for a position
+// past the end of the log.
+func (l *Log) Sync(pos Pos) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if (Pos{l.seg, l.off}).Less(pos) {
+		return fmt.Errorf("%w: %v is past %v", ErrBadPos, pos, Pos{l.seg, l.off})
+	}
+	if l.policy.every != 0 {
+		return l.err
+	}
+	return l.syncTo(pos)
+}
+
+// syncTo waits until everything up to pos is durable, leading an fsync of
+// everything written when no fsync is in flight (group commit). l.mu held.
+func (l *Log) syncTo(pos Pos) error {
+	for {
+		if l.err != nil {
+			return l.err
+		}
+		if !l.synced.Less(pos) {
+			return nil
+		}
+		if l.syncing {
+			l.cond.Wait()
+			continue
+		}
+		l.syncing = true
+		f, target := l.f, Pos{l.seg, l.off}
+		l.mu.Unlock()
+		err := f.Sync()
+		l.mu.Lock()
+		l.syncing = false
+		if err != nil {
+			l.fail("fsync", l.path(target.Segment), err)
+		} else if l.synced.Less(target) {
+			l.synced = target
+		}
+		l.cond.Broadcast()
+	}
+}
+
+// arm starts the SyncEvery timer. l.mu held.
+func (l *Log) arm() {
+	l.armed = true
+	l.ticks.Add(1)
+	if l.timer == nil {
+		l.timer = time.AfterFunc(l.policy.every, l.tick)
+	} else {
+		l.timer.Reset(l.policy.every)
+	}
+}
+
+// tick is the SyncEvery timer: it fsyncs everything written and re-arms
+// only if frames were appended during the fsync.
+func (l *Log) tick() {
+	defer l.ticks.Done()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armed = false
+	if l.closed {
+		return
+	}
+	l.syncTo(Pos{l.seg, l.off})
+	if l.err == nil && !l.armed && l.synced.Less(Pos{l.seg, l.off}) {
+		l.arm()
+	}
+}
+
+// Rotate seals the current segment and starts the next, returning its
+// number. Sealing fsyncs the segment under every policy (SyncNone too),
+// so that a power loss can only ever tear the last segment; the new
+// segment's header and the directory are fsynced as well. Append rotates
+// by itself when a segment would grow past Options.SegmentBytes.
+func (l *Log) Rotate() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return 0, err
+	}
+	if err := l.rotate(); err != nil {
+		return 0, err
+	}
+	return l.seg, nil
+}
+
+// rotate seals the current segment and starts the next. l.mu held.
+func (l *Log) rotate() error {
+	for l.syncing {
+		l.cond.Wait()
+	}
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if err := l.f.Sync(); err != nil {
+		return l.fail("fsync", l.path(l.seg), err)
+	}
+	l.synced = Pos{l.seg, l.off}
+	f, err := l.createSegment(l.seg + 1)
+	if err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		f.Close()
+		return l.fail("fsync", l.dir, err)
+	}
+	if err := l.f.Close(); err != nil {
+		l.logger.Warn("wal: close sealed segment", "file", l.path(l.seg), "err", err)
+	}
+	l.sealed = append(l.sealed, segment{l.seg, l.off})
+	l.sealedN += l.off
+	l.f, l.seg, l.off = f, l.seg+1, segHeaderSize
+	l.synced = Pos{l.seg, l.off}
+	return nil
+}
+
+// RemoveBefore deletes the sealed segments numbered below seg, oldest
+// first, fsyncing the directory after each, so that after a crash the
+// remaining segments are still consecutive. The current segment is never
+// removed. Sealed segments are durable (Rotate fsynced them), so nothing
+// after them depends on them being there.
+func (l *Log) RemoveBefore(seg uint64) error {
+	l.removeM.Lock()
+	defer l.removeM.Unlock()
+	for {
+		l.mu.Lock()
+		if err := l.usable(); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+		if len(l.sealed) == 0 || l.sealed[0].num >= seg {
+			l.mu.Unlock()
+			return nil
+		}
+		s := l.sealed[0]
+		l.mu.Unlock()
+
+		if err := l.fs.Remove(l.path(s.num)); err != nil {
+			return fmt.Errorf("wal: remove segment: %w", err)
+		}
+		err := l.fs.SyncDir(l.dir)
+		l.mu.Lock()
+		l.sealed = l.sealed[1:]
+		l.sealedN -= s.size
+		if err != nil {
+			err = l.fail("fsync", l.dir, err)
+		}
+		l.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Segments returns the numbers of the oldest and the current segment.
+func (l *Log) Segments() (first, current uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first = l.seg
+	if len(l.sealed) > 0 {
+		first = l.sealed[0].num
+	}
+	return first, l.seg
+}
+
+// Size returns the bytes in all segments, headers included.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sealedN + l.off
+}
+
+// Close fsyncs what is written (under every policy), stops the SyncEvery
+// timer, closes the files and releases the directory lock. It returns the
+// log's sticky error if the log had failed or the final fsync fails.
+// Close is idempotent: later calls return nil. Appends and Syncs waiting
+// or arriving after Close return ErrClosed or the sticky error.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true // no more appends: the fsync below covers everything
+	err := l.syncTo(Pos{l.seg, l.off})
+	for l.syncing {
+		l.cond.Wait()
+	}
+	if l.armed && l.timer.Stop() {
+		l.armed = false
+		l.ticks.Done()
+	}
+	err = errors.Join(err, l.f.Close(), l.lock.Close())
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	l.ticks.Wait()
+	return err
+}
