@@ -167,7 +167,7 @@ func secondsText(d time.Duration) string { return strconv.FormatInt(seconds(d), 
 // sentinels are package cmq's errors, for mapping a wire code back to a
 // module when the wire message does not carry one.
 var sentinels = []*cmq.Error{
-	cmq.ErrInvalidParameter, cmq.ErrOutOfRange, cmq.ErrBatchSize, cmq.ErrInternal, cmq.ErrClosed,
+	cmq.ErrInvalidParameter, cmq.ErrOutOfRange, cmq.ErrBatchSize, cmq.ErrInternal, cmq.ErrClosed, cmq.ErrJournal,
 	cmq.ErrQueueNameFormat, cmq.ErrQueueNotExist, cmq.ErrQueueExists, cmq.ErrQueueLimit,
 	cmq.ErrEmptyMessage, cmq.ErrMessageTooLarge, cmq.ErrHeapFull, cmq.ErrThrottled,
 	cmq.ErrInvalidReceiptHandle, cmq.ErrBatchTooLarge, cmq.ErrBatchDeletePartial,
