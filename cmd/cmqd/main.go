@@ -1,5 +1,7 @@
 // Command cmqd serves an in-process CMQ broker over Tencent CMQ's legacy
-// HTTP API (/v2/index.php), so the official CMQ SDKs work against it.
+// HTTP API (/v2/index.php) and TDMQ-CMQ's endpoint style (/, with
+// QueryQueueRoute and QueryTopicRoute), so the official CMQ and TDMQ-CMQ
+// SDKs work against it.
 //
 // With no flags it listens on 127.0.0.1:8080 and checks no signatures.
 // Run "cmqd -h" for the flags: its usage text is their one description.
