@@ -421,9 +421,17 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	return Pos{l.seg, l.off}, nil
 }
 
+// mapStep is the first mapping of a segment; each remapping doubles it, up
+// to SegmentBytes. A segment is preallocated in these steps rather than at
+// once, so that a small or idle log does not hold (or, in a test's
+// in-memory FS, allocate) SegmentBytes per segment; a remapping costs an
+// munmap, an fallocate and an mmap, a handful of times per segment.
+const mapStep = 1 << 20
+
 // mapFor maps the current segment so that the mapping reaches end bytes,
-// preallocating the file to SegmentBytes (or to end, for a frame larger
-// than a segment). When the file cannot be mapped, l.mem stays nil and the
+// preallocating the file to the next step: twice the current mapping, at
+// least mapStep, at most SegmentBytes, and at least end (a frame larger
+// than a segment gets a segment sized for it). When the file cannot be mapped, l.mem stays nil and the
 // segment is written with WriteAt. l.mu held, the log usable.
 func (l *Log) mapFor(end int64) error {
 	if l.noMap {
@@ -434,13 +442,14 @@ func (l *Log) mapFor(end int64) error {
 		l.noMap = true
 		return nil
 	}
+	l.long = true
+	size := max(end, min(l.segMax, max(mapStep, 2*int64(len(l.mem)))))
 	if l.mem != nil {
 		if err := l.unmap(); err != nil {
 			return err
 		}
 	}
-	l.long = true
-	mem, guard, err := m.Map(max(l.segMax, end))
+	mem, guard, err := m.Map(size)
 	if err != nil {
 		l.noMap = true
 		l.logger.Warn("wal: cannot map the segment, writing it instead", "file", l.path(l.seg), "err", err)

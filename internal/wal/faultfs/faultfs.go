@@ -491,15 +491,14 @@ func (f *file) Truncate(size int64) error {
 
 func (ino *inode) truncate(size int) {
 	if size < len(ino.data) {
-		// A shrunk slice may be grown again: the bytes cut must read
-		// as zero then.
-		clear(ino.data[size:])
 		ino.data = ino.data[:size]
 		ino.dirty = min(ino.dirty, size)
 		ino.hi = min(ino.hi, size)
 	} else {
 		ino.dirty = min(ino.dirty, len(ino.data))
-		ino.data = append(ino.data, make([]byte, size-len(ino.data))...)
+		n := len(ino.data)
+		ino.data = slices.Grow(ino.data, size-n)[:size]
+		clear(ino.data[n:]) // a shrunk slice keeps its old bytes
 	}
 }
 
