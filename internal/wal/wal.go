@@ -92,6 +92,9 @@ type Log struct {
 //     goes on. "At the very end" means an incomplete frame header, a frame
 //     whose declared end is past the end of the file, or a frame that
 //     fails its check followed by nothing but zero bytes.
+//   - A zero frame header followed by nothing but zeros is the end of a
+//     segment (preallocated padding): cut in the last segment, tolerated
+//     in a sealed one.
 //   - Anything else that fails to check (a bad frame with data after it,
 //     any bad frame or trailing bytes in a sealed segment, a bad segment
 //     header, a missing segment) makes Open fail with a *CorruptError
@@ -351,8 +354,10 @@ func replaySegment(r *frameReader, fn func([]byte) error) error {
 	}
 }
 
-// Append writes payload as one frame at the end of the log, with a single
-// write to the current segment, and returns the position just past it.
+// Append writes payload as one frame at the end of the log, copying it
+// into the shared mapping of the current segment (or, if the file cannot
+// be mapped, with a single write), and returns the position just past it.
+// A frame that does not fit in the rest of the segment starts a new one.
 // When Append returns, the frame is in the kernel: it survives the death
 // of the process under every policy; Sync makes it survive a power loss.
 // Append never fsyncs, except when it starts a new segment (see Rotate).
@@ -678,7 +683,8 @@ func (l *Log) Segments() (first, current uint64) {
 	return first, l.seg
 }
 
-// Size returns the bytes in all segments, headers included.
+// Size returns the used bytes of all segments: headers and frames, not the
+// preallocated padding of the current segment.
 func (l *Log) Size() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
