@@ -85,6 +85,7 @@
 //     rest of its own header should be). Open cuts the file there, logs one
 //     line (file, offset, bytes cut) and goes on. A last segment holding
 //     only part of its header, then zeros, gets its header again.
+//
 //   - Anything else is corruption: a bad frame with other data after it, any
 //     bad frame or trailing bytes in a sealed segment, a bad segment header,
 //     a missing segment. Open fails with a *CorruptError naming the file and
