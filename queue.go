@@ -223,6 +223,27 @@ func (q *Queue) account(delta int64) {
 	q.b.stored.Add(delta)
 }
 
+// reserve adds n bytes to what the broker retains if that keeps it within
+// [Limits].MemoryBytes, and reports whether it did. Concurrent sends to
+// different queues reserve atomically: together they never pass the
+// budget.
+func (b *Broker) reserve(n int64) bool {
+	budget := b.limits.MemoryBytes
+	if budget == 0 {
+		b.stored.Add(n)
+		return true
+	}
+	for {
+		cur := b.stored.Load()
+		if cur+n > budget {
+			return false
+		}
+		if b.stored.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
 // retained is the number of messages the queue holds, counted against
 // MaxMsgHeapNum: everything not deleted, and deleted messages kept for
 // rewind.
@@ -232,7 +253,8 @@ func (q *Queue) retained() int { return q.active + q.inactive + q.delayed + q.re
 // returns its id.
 //
 // Errors: [ErrEmptyMessage], [ErrMessageTooLarge], [ErrOutOfRange] for the
-// delay, [ErrHeapFull], [ErrThrottled], [ErrQueueNotExist], [ErrClosed],
+// delay, [ErrHeapFull], [ErrMemoryFull] when the broker's
+// [Limits].MemoryBytes would be exceeded, [ErrThrottled], [ErrQueueNotExist], [ErrClosed],
 // ctx.Err(). A failed send enqueues nothing.
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
@@ -296,7 +318,12 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 	if q.retained()+n > q.set.maxMsgHeapNum {
 		return ErrHeapFull
 	}
+	bytes := int64(total) + int64(n)*messageOverhead
+	if !q.b.reserve(bytes) {
+		return ErrMemoryFull
+	}
 	if !allow(q.sendLimit, now, n) {
+		q.b.stored.Add(-bytes)
 		return ErrThrottled
 	}
 	to := inReady // a message visible at once is later than every such message before it
@@ -315,7 +342,7 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 		q.log.push(m)
 		q.insert(m, to)
 	}
-	q.account(int64(total) + int64(n)*messageOverhead)
+	q.stored += bytes // reserve counted them in the broker's total
 	q.logSend(now, delay, q.nextSeq-uint64(n), bodies)
 	if *ids == nil {
 		*ids = make([]string, n)
