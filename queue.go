@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -133,14 +134,61 @@ func (q *Queue) Name() string { return q.name }
 // ID returns the queue's id, in CMQ's style ("queue-…").
 func (q *Queue) ID() string { return q.id }
 
-// advance brings q to now: retention, time-to-live, then counts. The caller
-// holds q.mu.
+// advance brings q to now: retention, time-to-live, then counts, all at
+// once. The caller holds q.mu. Calls that may find much to do use catchUp,
+// which does the same in bounded steps.
 func (q *Queue) advance(now int64) {
-	for m := q.log.first(); m != nil && now-m.enqueued >= int64(q.set.msgRetention); m = q.log.first() {
-		q.drop(m)
+	for !q.advanceStep(now) {
 	}
-	q.deadLetterExpired(now)
+}
+
+// stepBudget is the most messages one step of bulk work (retention drops,
+// time-to-live moves) handles under a queue's lock: about a fifth of a
+// millisecond of work.
+const stepBudget = 1024
+
+// advanceStep does advance's work for at most stepBudget messages and
+// reports whether q is now up to date (counts included). The caller holds
+// q.mu. Every step leaves q consistent: each drop and move is whole and,
+// on a durable broker, journaled before the step ends.
+func (q *Queue) advanceStep(now int64) bool {
+	budget := stepBudget
+	for m := q.log.first(); m != nil && now-m.enqueued >= int64(q.set.msgRetention); m = q.log.first() {
+		if budget == 0 {
+			return false
+		}
+		q.drop(m)
+		budget--
+	}
+	if !q.deadLetterExpired(now, &budget) {
+		return false
+	}
 	q.promote(now)
+	return true
+}
+
+// catchUp brings q, whose lock the caller holds, up to the clock in steps
+// of at most stepBudget messages, releasing q.mu between steps so that
+// other calls on q, and Close, get in. Each step reads the clock again, so
+// the instant it returns is one at which q is wholly up to date: the call
+// is exact as of it. It returns that instant, or the error of a queue that
+// was deleted or closed; q.mu is held again either way.
+func (q *Queue) catchUp() (int64, error) {
+	for {
+		switch {
+		case q.state == stateClosed, q.b.closed.Load(): // a queue deleted before Close too
+			return 0, ErrClosed
+		case q.state == stateDeleted:
+			return 0, ErrQueueNotExist
+		}
+		now := max(q.b.now(), q.horizon)
+		if q.advanceStep(now) {
+			return now, nil
+		}
+		q.mu.Unlock()
+		runtime.Gosched()
+		q.mu.Lock()
+	}
 }
 
 // promote counts as active every message whose visible time is in
