@@ -136,30 +136,37 @@ func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) (err error
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
-	// Bindings change under the broker's lock, taken before q.mu.
 	b := q.b
-	b.mu.Lock()
-	now, err := q.lockHeld()
+	now, err := q.lock()
 	if err != nil {
-		b.mu.Unlock()
 		return err
 	}
-	defer func() {
-		if e := q.unlockWith(&b.mu); e != nil {
-			err = e
-		}
-	}()
+	defer q.unlockInto(&err)
 	set, err := q.set.apply(a, &b.limits)
 	if err != nil {
 		return err
 	}
-	dlq := q.dlq
 	if a.DeadLetterPolicy != nil {
-		if dlq, err = b.checkDeadLetter(q, set.deadLetter); err != nil {
+		// Bindings change under the broker's lock, taken after q.mu:
+		// nobody waits for a queue's lock while holding the broker's.
+		b.mu.Lock()
+		dlq, err := b.checkDeadLetter(q, set.deadLetter)
+		if err != nil {
+			b.mu.Unlock()
 			return err
 		}
+		q.bindLocked(dlq)
+		q.ttlSeq = q.log.base // a new time-to-live applies to every message
+	}
+	q.set = set
+	q.modified = now
+	q.logState(now) // with a binding, in its order among the broker's changes
+	if a.DeadLetterPolicy != nil {
+		b.mu.Unlock()
 	}
 	if set.rewindPeriod == 0 && q.rewound > 0 {
+		// Still under q.mu: nobody sees them before they go. The record
+		// above drops them on replay too.
 		for m := q.log.first(); m != nil; {
 			next := m.newer
 			if m.where == inNone {
@@ -168,15 +175,11 @@ func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) (err error
 			m = next
 		}
 	}
-	if a.DeadLetterPolicy != nil {
-		q.ttlSeq = q.log.base // a new time-to-live applies to every message
+	// A shorter retention or time-to-live applies at once, in bounded
+	// steps; the change is made whatever happens to q meanwhile.
+	if now, err := q.catchUp(); err == nil {
+		q.noteTimeToLive(now)
 	}
-	q.bindLocked(dlq)
-	q.set = set
-	q.modified = now
-	q.logState(now)
-	q.advance(now) // a shorter retention or time-to-live applies at once
-	q.noteTimeToLive(now)
 	return nil
 }
 

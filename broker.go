@@ -17,9 +17,13 @@ import (
 // receive is waiting, so an idle broker costs only memory. All methods are
 // safe for concurrent use.
 //
-// Lock order: the broker's lock, then a source queue's lock, then its
-// dead-letter queue's lock. The broker's lock guards the name map and the
-// dead-letter bindings only; no message work happens under it.
+// Lock order: a source queue's lock, then its dead-letter queue's lock,
+// then the broker's lock. The broker's lock guards the name map and the
+// dead-letter bindings only; no message work happens under it, and nobody
+// waits for a queue's lock while holding it (CreateQueue locks only the
+// queue it is creating, which nobody else knows yet). Bulk work on a queue
+// (retention drops and time-to-live moves of millions of messages) runs in
+// bounded steps, releasing the queue's lock between them.
 type Broker struct {
 	limits  Limits
 	log     *slog.Logger
@@ -195,30 +199,46 @@ func (b *Broker) DeleteQueue(ctx context.Context, name string) error {
 }
 
 func (b *Broker) deleteQueue(name string) (pos wal.Pos, err error) {
-	if !b.validName(name) {
-		return pos, ErrQueueNameFormat
+	key := strings.ToLower(name)
+	for {
+		q, err := b.Queue(name)
+		if err != nil {
+			return pos, err
+		}
+		// The queue's lock first, then the broker's: nobody waits for a
+		// queue's lock while holding the broker's. The messages are
+		// dropped whole (the index and log let go at once), so the
+		// broker's lock is held for a constant time.
+		q.mu.Lock()
+		b.mu.Lock()
+		if b.queues[key] != q { // deleted, and maybe created again, meanwhile
+			b.mu.Unlock()
+			q.mu.Unlock()
+			continue
+		}
+		pos, err = b.deleteLocked(key, q)
+		b.mu.Unlock()
+		if e := q.unlock(); err == nil && e != nil {
+			err = e
+		}
+		return pos, err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+}
+
+// deleteLocked deletes q, named key. The caller holds q.mu and b.mu.
+func (b *Broker) deleteLocked(key string, q *Queue) (pos wal.Pos, err error) {
 	if b.closed.Load() {
 		return pos, ErrClosed
 	}
 	if err := b.journalErr(); err != nil {
 		return pos, err
 	}
-	key := strings.ToLower(name)
-	q := b.queues[key]
-	if q == nil {
-		return pos, ErrQueueNotExist
-	}
 	if len(q.sources) > 0 {
 		return pos, ErrDeadLetterQueueInUse
 	}
-	b.bind(q, nil)
+	q.bindLocked(nil)
 	delete(b.queues, key)
-	q.mu.Lock()
 	q.shut(stateDeleted)
-	q.mu.Unlock()
 	return b.logDeleteQueue(q), nil
 }
 
@@ -328,13 +348,20 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed.Store(true)
+	qs := make([]*Queue, 0, len(b.queues))
 	for _, q := range b.queues {
+		qs = append(qs, q)
+	}
+	b.mu.Unlock()
+	// From here every call fails with ErrClosed, and bulk work on a queue
+	// stops at the end of its current step (see catchUp): each queue's
+	// lock comes free within a step. No queue can be added or deleted.
+	for _, q := range qs {
 		q.mu.Lock()
 		q.shut(stateClosed)
 		q.mu.Unlock()
 	}
-	n := len(b.queues)
-	b.mu.Unlock()
+	n := len(qs)
 	var err error
 	if j := b.j; j != nil {
 		j.wg.Wait() // a compaction running sees closed and stops

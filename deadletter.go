@@ -29,15 +29,16 @@ func (b *Broker) checkDeadLetter(q *Queue, p *DeadLetterPolicy) (*Queue, error) 
 }
 
 // bind makes d the dead-letter queue of q (nil: none), taking q.mu. The
-// caller holds b.mu.
+// caller holds b.mu, and q is a queue it is creating, which no other
+// goroutine knows yet: the lock is free.
 func (b *Broker) bind(q, d *Queue) {
 	q.mu.Lock()
 	q.bindLocked(d)
 	q.mu.Unlock()
 }
 
-// bindLocked is bind for a caller that holds b.mu and q.mu. It does not
-// change q.set.
+// bindLocked is bind for a caller that holds q.mu and b.mu (taken in that
+// order). It does not change q.set.
 func (q *Queue) bindLocked(d *Queue) {
 	if q.dlq == d {
 		return
@@ -63,18 +64,14 @@ func (q *Queue) UnbindDeadLetterQueue(ctx context.Context) (err error) {
 	if err := q.enter(ctx); err != nil {
 		return err
 	}
-	b := q.b
-	b.mu.Lock()
-	now, err := q.lockHeld()
+	now, err := q.lock()
 	if err != nil {
-		b.mu.Unlock()
 		return err
 	}
-	defer func() {
-		if e := q.unlockWith(&b.mu); e != nil {
-			err = e
-		}
-	}()
+	defer q.unlockInto(&err)
+	b := q.b
+	b.mu.Lock() // after q.mu: nobody waits for a queue's lock holding it
+	defer b.mu.Unlock()
 	if q.dlq == nil {
 		return ErrDeadLetterQueueNotExist
 	}
@@ -151,16 +148,29 @@ func (q *Queue) noteTimeToLive(now int64) {
 	d.mu.Unlock()
 }
 
-// deadLetterExpired moves every message whose dead-letter time-to-live has
-// passed. The caller holds q.mu.
-func (q *Queue) deadLetterExpired(now int64) {
+// deadLetterExpired moves the messages whose dead-letter time-to-live has
+// passed, looking at most at *budget of them (and taking that many off
+// it), and reports whether it moved them all. The dead-letter queue's lock
+// is taken once for all the moves of the call. The caller holds q.mu.
+func (q *Queue) deadLetterExpired(now int64, budget *int) bool {
 	p := q.set.deadLetter
 	if p == nil || p.Kind != DeadLetterOnTimeToLive {
-		return
+		return true
 	}
 	ttl := int64(p.MaxTimeToLive)
+	d, locked := q.dlq, false
+	defer func() {
+		if locked {
+			d.mu.Unlock()
+		}
+	}()
 	s := max(q.ttlSeq, q.log.base)
 	for ; s < q.log.end(); s++ {
+		if *budget <= 0 {
+			q.ttlSeq = s
+			return false
+		}
+		*budget--
 		m := q.log.get(s)
 		if m == nil || m.where == inNone {
 			continue // gone, or deleted: a rewind that revives it lowers ttlSeq
@@ -168,11 +178,16 @@ func (q *Queue) deadLetterExpired(now int64) {
 		if now-m.enqueued < ttl {
 			break
 		}
+		if d != nil && !locked {
+			d.mu.Lock()
+			locked = true
+		}
 		// Moved as of the instant its time-to-live passed, even if this is
 		// noticed later.
-		q.moveToDeadLetter(m, m.enqueued+ttl)
+		q.moveLocked(m, m.enqueued+ttl)
 	}
 	q.ttlSeq = s
+	return true
 }
 
 // moveToDeadLetter moves m, which is in q's index, to q's dead-letter queue.
@@ -180,6 +195,16 @@ func (q *Queue) deadLetterExpired(now int64) {
 // q.mu; this takes the dead-letter queue's lock (source before
 // dead-letter queue).
 func (q *Queue) moveToDeadLetter(m *message, now int64) {
+	if d := q.dlq; d != nil {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+	}
+	q.moveLocked(m, now)
+}
+
+// moveLocked is moveToDeadLetter for a caller that holds the dead-letter
+// queue's lock too (if q has a dead-letter queue).
+func (q *Queue) moveLocked(m *message, now int64) {
 	id := q.messageID(m.seq) // the id outlives the queue and seq it is made of
 	if m.dead != nil {
 		id = m.dead.id
@@ -191,8 +216,6 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 		q.logMove(now, seq, m, nil)
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.state != stateOpen {
 		q.logMove(now, seq, m, nil)
 		return

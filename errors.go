@@ -122,6 +122,12 @@ var (
 	ErrMessageTooLarge = &Error{Code: 4400, Module: 10230, Message: "exceed maximum message size"}
 	// ErrHeapFull (4410/10240): the queue retains MaxMsgHeapNum messages.
 	ErrHeapFull = &Error{Code: 4410, Module: 10240, Message: "reach maximum retention number of message"}
+	// ErrMemoryFull (4410/10053): the send would take the bytes the
+	// broker's queues retain above [Limits].MemoryBytes. Nothing was sent;
+	// retry once consumers have deleted messages. The code is that of
+	// [ErrHeapFull] (a full store); CMQ has no broker-wide budget, so the
+	// module code is this package's.
+	ErrMemoryFull = &Error{Code: 4410, Module: 10053, Message: "broker memory budget is full"}
 	// ErrThrottled (4420/10250): the queue's send, receive or delete token
 	// bucket has fewer tokens than the call costs. Nothing was done.
 	ErrThrottled = &Error{Code: 4420, Module: 10250, Message: "qps throttling"}

@@ -39,6 +39,7 @@ var sentinels = []struct {
 	{"ErrEmptyMessage", cmq.ErrEmptyMessage, 4000, 10120},
 	{"ErrMessageTooLarge", cmq.ErrMessageTooLarge, 4400, 10230},
 	{"ErrHeapFull", cmq.ErrHeapFull, 4410, 10240},
+	{"ErrMemoryFull", cmq.ErrMemoryFull, 4410, 10053},
 	{"ErrThrottled", cmq.ErrThrottled, 4420, 10250},
 	{"ErrInvalidReceiptHandle", cmq.ErrInvalidReceiptHandle, 4430, 10260},
 	{"ErrBatchTooLarge", cmq.ErrBatchTooLarge, 4470, 10300},

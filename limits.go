@@ -64,6 +64,21 @@ type Limits struct {
 	MaxTimeToLive Range[time.Duration]
 	// ListLimit bounds the page size of a list call (1 to 50; default 20).
 	ListLimit Range[int]
+
+	// MemoryBytes is the broker's memory budget: the most bytes all its
+	// queues together may retain, each message counted as its body plus a
+	// fixed overhead of 128 bytes (its record, index key and log slot).
+	// A send or batch send that would take the total above it is refused
+	// with [ErrMemoryFull] and changes nothing, whatever the queue's
+	// MaxMsgHeapNum allows. Deletes, retention and purges free budget at
+	// once. A dead-letter move neither adds nor frees bytes, so the budget
+	// never refuses (or drops) one; a rewind revives messages that were
+	// still counted. 0, the default, means no budget: CMQ has none, and an
+	// embedding program knows its machine better than this package does
+	// (cmqd sets one from the machine's memory). A durable broker replays
+	// its journal whatever the budget; sends are refused until the total
+	// is below it again.
+	MemoryBytes int64
 }
 
 // DefaultLimits returns CMQ's documented limits, the values given in the
@@ -89,8 +104,8 @@ func DefaultLimits() Limits {
 	}
 }
 
-// Validate reports whether l is usable: every count positive (QPS may be
-// 0), every range ordered with its default inside, no range that lets a
+// Validate reports whether l is usable: every count positive (QPS and
+// MemoryBytes may be 0), every range ordered with its default inside, no range that lets a
 // wait, delay or timeout go negative, and none longer than [MaxDuration].
 // Its error is an [ErrInvalidParameter] naming the field.
 func (l Limits) Validate() error {
@@ -128,6 +143,8 @@ func (l Limits) Validate() error {
 		return bad("MaxTimeToLive")
 	case !l.ListLimit.valid() || l.ListLimit.Min < 1:
 		return bad("ListLimit")
+	case l.MemoryBytes < 0:
+		return bad("MemoryBytes")
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ func TestDefaultLimits(t *testing.T) {
 		{"MaxTimeToLive.Min", l.MaxTimeToLive.Min, 300 * time.Second},
 		{"MaxTimeToLive.Max", l.MaxTimeToLive.Max, 43200 * time.Second},
 		{"ListLimit", l.ListLimit, cmq.Range[int]{Min: 1, Max: 50, Default: 20}},
+		{"MemoryBytes", l.MemoryBytes, int64(0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,20 +36,16 @@ func (q *Queue) lock() (int64, error) {
 	return q.lockHeld()
 }
 
-// lockHeld is lock for a caller that holds the broker's lock: it does not
-// pull from sources, which needs that lock.
+// lockHeld is lock without the pull from sources (a dead-letter queue's
+// receive pulls before, to learn when the next move falls due; the pull
+// itself locks each source). The caller holds no lock.
 func (q *Queue) lockHeld() (int64, error) {
 	q.mu.Lock()
-	switch {
-	case q.state == stateClosed, q.b.closed.Load(): // a queue deleted before Close too
-		q.mu.Unlock()
-		return 0, ErrClosed
-	case q.state == stateDeleted:
-		q.mu.Unlock()
-		return 0, ErrQueueNotExist
+	now, err := q.catchUp()
+	if err != nil {
+		q.unlock() // it may have moved messages: their records are waited for
+		return 0, err
 	}
-	now := max(q.b.now(), q.horizon)
-	q.advance(now)
 	return now, nil
 }
 

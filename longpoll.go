@@ -66,8 +66,10 @@ func (q *Queue) longPoll(ctx context.Context, now, due int64, n int, wait time.D
 		if err := ctx.Err(); err != nil {
 			return nil, err // before take: a cancelled wait consumes nothing
 		}
-		now = max(q.b.now(), q.horizon)
-		q.advance(now)
+		var err error
+		if now, err = q.catchUp(); err != nil {
+			return nil, err
+		}
 		if out = q.take(now, n, out); len(out) > 0 {
 			return out, nil
 		}
@@ -169,8 +171,10 @@ func (q *Queue) timerFired() {
 	if q.state != stateOpen {
 		return
 	}
-	now := max(q.b.now(), q.horizon)
-	q.advance(now)
+	now, err := q.catchUp()
+	if err != nil {
+		return
+	}
 	q.waiters.wake(q.active)
 	q.armTimer(now)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -133,14 +134,61 @@ func (q *Queue) Name() string { return q.name }
 // ID returns the queue's id, in CMQ's style ("queue-…").
 func (q *Queue) ID() string { return q.id }
 
-// advance brings q to now: retention, time-to-live, then counts. The caller
-// holds q.mu.
+// advance brings q to now: retention, time-to-live, then counts, all at
+// once. The caller holds q.mu. Calls that may find much to do use catchUp,
+// which does the same in bounded steps.
 func (q *Queue) advance(now int64) {
-	for m := q.log.first(); m != nil && now-m.enqueued >= int64(q.set.msgRetention); m = q.log.first() {
-		q.drop(m)
+	for !q.advanceStep(now) {
 	}
-	q.deadLetterExpired(now)
+}
+
+// stepBudget is the most messages one step of bulk work (retention drops,
+// time-to-live moves) handles under a queue's lock: about a fifth of a
+// millisecond of work.
+const stepBudget = 1024
+
+// advanceStep does advance's work for at most stepBudget messages and
+// reports whether q is now up to date (counts included). The caller holds
+// q.mu. Every step leaves q consistent: each drop and move is whole and,
+// on a durable broker, journaled before the step ends.
+func (q *Queue) advanceStep(now int64) bool {
+	budget := stepBudget
+	for m := q.log.first(); m != nil && now-m.enqueued >= int64(q.set.msgRetention); m = q.log.first() {
+		if budget == 0 {
+			return false
+		}
+		q.drop(m)
+		budget--
+	}
+	if !q.deadLetterExpired(now, &budget) {
+		return false
+	}
 	q.promote(now)
+	return true
+}
+
+// catchUp brings q, whose lock the caller holds, up to the clock in steps
+// of at most stepBudget messages, releasing q.mu between steps so that
+// other calls on q, and Close, get in. Each step reads the clock again, so
+// the instant it returns is one at which q is wholly up to date: the call
+// is exact as of it. It returns that instant, or the error of a queue that
+// was deleted or closed; q.mu is held again either way.
+func (q *Queue) catchUp() (int64, error) {
+	for {
+		switch {
+		case q.state == stateClosed, q.b.closed.Load(): // a queue deleted before Close too
+			return 0, ErrClosed
+		case q.state == stateDeleted:
+			return 0, ErrQueueNotExist
+		}
+		now := max(q.b.now(), q.horizon)
+		if q.advanceStep(now) {
+			return now, nil
+		}
+		q.mu.Unlock()
+		runtime.Gosched()
+		q.mu.Lock()
+	}
 }
 
 // promote counts as active every message whose visible time is in
@@ -223,6 +271,27 @@ func (q *Queue) account(delta int64) {
 	q.b.stored.Add(delta)
 }
 
+// reserve adds n bytes to what the broker retains if that keeps it within
+// [Limits].MemoryBytes, and reports whether it did. Concurrent sends to
+// different queues reserve atomically: together they never pass the
+// budget.
+func (b *Broker) reserve(n int64) bool {
+	budget := b.limits.MemoryBytes
+	if budget == 0 {
+		b.stored.Add(n)
+		return true
+	}
+	for {
+		cur := b.stored.Load()
+		if cur+n > budget {
+			return false
+		}
+		if b.stored.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
 // retained is the number of messages the queue holds, counted against
 // MaxMsgHeapNum: everything not deleted, and deleted messages kept for
 // rewind.
@@ -232,7 +301,8 @@ func (q *Queue) retained() int { return q.active + q.inactive + q.delayed + q.re
 // returns its id.
 //
 // Errors: [ErrEmptyMessage], [ErrMessageTooLarge], [ErrOutOfRange] for the
-// delay, [ErrHeapFull], [ErrThrottled], [ErrQueueNotExist], [ErrClosed],
+// delay, [ErrHeapFull], [ErrMemoryFull] when the broker's
+// [Limits].MemoryBytes would be exceeded, [ErrThrottled], [ErrQueueNotExist], [ErrClosed],
 // ctx.Err(). A failed send enqueues nothing.
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
@@ -296,7 +366,12 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 	if q.retained()+n > q.set.maxMsgHeapNum {
 		return ErrHeapFull
 	}
+	bytes := int64(total) + int64(n)*messageOverhead
+	if !q.b.reserve(bytes) {
+		return ErrMemoryFull
+	}
 	if !allow(q.sendLimit, now, n) {
+		q.b.stored.Add(-bytes)
 		return ErrThrottled
 	}
 	to := inReady // a message visible at once is later than every such message before it
@@ -315,7 +390,7 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 		q.log.push(m)
 		q.insert(m, to)
 	}
-	q.account(int64(total) + int64(n)*messageOverhead)
+	q.stored += bytes // reserve counted them in the broker's total
 	q.logSend(now, delay, q.nextSeq-uint64(n), bodies)
 	if *ids == nil {
 		*ids = make([]string, n)

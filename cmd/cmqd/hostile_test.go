@@ -251,18 +251,20 @@ func TestAttacks(t *testing.T) {
 		t.Skip("attacks take a few seconds")
 	}
 	unlimited := os.Getenv("CMQD_ATTACK_UNLIMITED") != ""
+	const mib = 1 << 20
+	const stored = 64 * mib // the broker's memory budget
 	args := []string{"-max-memory", "33554432", "-read-timeout", "2s", "-write-timeout", "1s", "-qps", "0",
-		"-max-msg-size", "1048576", "-batch-bytes", "16777216"}
+		"-max-msg-size", "1048576", "-batch-bytes", "16777216", "-max-stored-bytes", strconv.Itoa(stored)}
 	if unlimited {
 		args = []string{"-max-memory", "1099511627776", "-read-timeout", "1h", "-write-timeout", "1h", "-qps", "0",
 			"-max-conns", "0", "-max-conns-per-ip", "0", "-max-header-bytes", "1114112",
-			"-max-msg-size", "1048576", "-batch-bytes", "16777216"}
+			"-max-msg-size", "1048576", "-batch-bytes", "16777216", "-max-stored-bytes", "-1"}
 	}
-	const mib = 1 << 20
 	attacks := []struct {
 		name    string
 		run     func(ctx context.Context, addr string) // until ctx is done
 		maxHeap float64                                // MiB, with the limits
+		maxRSS  float64                                // MiB of RSS growth, with the limits; 0: not checked
 	}{
 		{"slow bodies: 400 connections, 1 MiB announced, 1 byte a second", func(ctx context.Context, addr string) {
 			var wg sync.WaitGroup
@@ -286,7 +288,7 @@ func TestAttacks(t *testing.T) {
 				})
 			}
 			wg.Wait()
-		}, 150},
+		}, 150, 0},
 		{"big bodies: 120 connections sending 1 MiB as fast as they can", func(ctx context.Context, addr string) {
 			// To a queue that does not exist: the bodies are read, then
 			// refused, so that what is measured is the HTTP layer, not the
@@ -309,7 +311,7 @@ func TestAttacks(t *testing.T) {
 				})
 			}
 			wg.Wait()
-		}, 200},
+		}, 200, 0},
 		{"answers never read: 40 connections asking for 16 messages that take 6 bytes a byte", func(ctx context.Context, addr string) {
 			body := "Action=BatchReceiveMessage&queueName=amplify&numOfMsg=16"
 			req := fmt.Sprintf("POST /v2/index.php HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
@@ -332,7 +334,7 @@ func TestAttacks(t *testing.T) {
 				})
 			}
 			wg.Wait()
-		}, 200},
+		}, 200, 0},
 		{"unfinished headers: 120 connections sending 60 KiB of header, never ending", func(ctx context.Context, addr string) {
 			var wg sync.WaitGroup
 			hdr := []byte("POST /v2/index.php HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("h", 60<<10) + "\r\n")
@@ -351,14 +353,39 @@ func TestAttacks(t *testing.T) {
 				})
 			}
 			wg.Wait()
-		}, 150},
+		}, 150, 0},
+		{"stored messages: 4 workers sending 1 MiB messages to a queue as fast as they can", func(ctx context.Context, addr string) {
+			// Unlike "big bodies" the queue exists: without a budget the
+			// broker keeps every message (about 480 MB/s on loopback).
+			body := "Action=SendMessage&queueName=flood&msgBody=" + strings.Repeat("s", mib-64)
+			hc := &http.Client{Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return attackDial(addr) },
+			}}
+			defer hc.CloseIdleConnections()
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for ctx.Err() == nil {
+						req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/v2/index.php", strings.NewReader(body))
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+						res, err := hc.Do(req)
+						if err != nil {
+							continue
+						}
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+					}
+				})
+			}
+			wg.Wait()
+		}, 200, 64 + 100}, // the budget, plus -max-memory (32 MiB) and the garbage collector's headroom
 	}
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
 			base, _, stop := start(t, args, nil)
 			addr := strings.TrimPrefix(base, "http://")
 			ctx := t.Context()
-			for _, q := range []string{"honest", "amplify"} {
+			for _, q := range []string{"honest", "amplify", "flood"} {
 				require.Equal(t, 0, code(call(t, ctx, base, "", "", "Action", "CreateQueue", "queueName", q,
 					"maxMsgSize", "1048576", "visibilityTimeout", "1")))
 			}
@@ -376,6 +403,7 @@ func TestAttacks(t *testing.T) {
 			runtime.GC()
 			var base0 runtime.MemStats
 			runtime.ReadMemStats(&base0)
+			rss0 := float64(vmRSS()) / (1 << 20)
 			peak := samplePeak()
 			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			var wg sync.WaitGroup
@@ -391,8 +419,8 @@ func TestAttacks(t *testing.T) {
 			wg.Wait()
 			heap, rss := peak.end()
 			heap -= float64(base0.HeapInuse) / (1 << 20)
-			t.Logf("honest: %d round trips, %d failed, p99 %v; heap growth %.0f MiB (from %.0f), peak RSS %.0f MiB",
-				len(lat), failed, p99(lat).Round(time.Millisecond), heap, float64(base0.HeapInuse)/(1<<20), rss)
+			t.Logf("honest: %d round trips, %d failed, p99 %v; heap growth %.0f MiB (from %.0f), peak RSS %.0f MiB (from %.0f)",
+				len(lat), failed, p99(lat).Round(time.Millisecond), heap, float64(base0.HeapInuse)/(1<<20), rss, rss0)
 			require.NoError(t, stop())
 			if unlimited {
 				return
@@ -404,6 +432,9 @@ func TestAttacks(t *testing.T) {
 			}
 			assert.Less(t, p99(lat), time.Second, "honest p99")
 			assert.Less(t, heap, a.maxHeap, "heap growth, MiB")
+			if a.maxRSS > 0 {
+				assert.Less(t, rss-rss0, a.maxRSS, "RSS growth, MiB: the broker's budget plus a margin")
+			}
 		})
 	}
 }

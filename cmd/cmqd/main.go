@@ -78,6 +78,7 @@ type config struct {
 	writeTimeout    time.Duration
 	maxHeaderBytes  int
 	maxMemory       int64
+	maxStoredBytes  int64 // 0: a quarter of the machine's memory; -1: no budget
 	tlsCert         string
 	tlsKey          string
 	dataDir         string
@@ -119,6 +120,7 @@ func flagSet(c *config, getenv func(string) string) *flag.FlagSet {
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "longest time to write one answer, counted once it is ready (after a long poll)")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request line and headers, in `bytes`; also bounds a GET's query string (larger requests must use POST); all pending headers take at most max-conns times this (+4 KiB each)")
 	fs.Int64Var(&c.maxMemory, "max-memory", 256<<20, "most `bytes` that requests and answers over 64 KiB hold at once (a request twice its size, an answer its JSON); beyond, they wait 1s, then get 4480")
+	fs.Int64Var(&c.maxStoredBytes, "max-stored-bytes", 0, "most `bytes` of messages the broker keeps, each counted as its body + 128; sends beyond get 4410 (module 10053); 0 = a quarter of the machine's memory (the lesser of MemTotal and the cgroup's limit: the heap may grow to twice what it holds), -1 = no budget")
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep queues and messages in this `directory` (a write-ahead log; one cmqd per directory); none: memory only, lost at exit")
 	fs.Var(syncFlag{&c.sync}, "sync", "with -data-dir, when changes reach the disk: `always` (the default: fsync before each answer; concurrent requests share one), none (the kernel decides; survives a crash of cmqd, not of the machine) or a duration such as 10ms (a power loss loses at most that)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM), with -tls-key")
@@ -179,6 +181,8 @@ func parseConfig(args []string, getenv func(string) string, errOut io.Writer) (c
 		return c, errors.New("-max-header-bytes must be positive")
 	case c.maxMemory < 1:
 		return c, errors.New("-max-memory must be positive")
+	case c.maxStoredBytes < -1:
+		return c, errors.New("-max-stored-bytes must be positive, 0 (from the machine) or -1 (no budget)")
 	}
 	if err := c.limits.Validate(); err != nil {
 		return c, err
@@ -208,6 +212,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // when not nil, wraps the handler (tests observe requests with it).
 func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handler) http.Handler) error {
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: c.logLevel}))
+	c.limits.MemoryBytes = storedBudget(c.maxStoredBytes, machineMemory(os.ReadFile))
 	opts := []cmq.Option{cmq.WithLimits(c.limits), cmq.WithLogger(log)}
 	var b *cmq.Broker
 	var err error
@@ -263,7 +268,8 @@ func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handl
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
 	log.Info("cmqd listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "signatures", c.secretID != "",
-		"qps", c.limits.QPS, "maxQueues", c.limits.Queues, "maxConns", c.maxConns, "maxMemory", c.maxMemory)
+		"qps", c.limits.QPS, "maxQueues", c.limits.Queues, "maxConns", c.maxConns, "maxMemory", c.maxMemory,
+		"maxStoredBytes", c.limits.MemoryBytes)
 	served := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
@@ -336,6 +342,55 @@ func setRange[T int | time.Duration](r *cmq.Range[T], s string, parse func(strin
 	}
 	*r = cmq.Range[T]{Min: vals[0], Max: vals[1], Default: vals[2]}
 	return nil
+}
+
+// storedBudget returns the broker's memory budget ([cmq.Limits].MemoryBytes)
+// for -max-stored-bytes flag given a machine of mem bytes (0: unknown): the
+// flag if positive, none for -1, else a quarter of the machine's memory
+// (the garbage collector lets the heap grow to about twice what is live),
+// or 1 GiB if that is unknown.
+func storedBudget(flag, mem int64) int64 {
+	switch {
+	case flag > 0:
+		return flag
+	case flag < 0:
+		return 0
+	case mem > 0:
+		return mem / 4
+	}
+	return 1 << 30
+}
+
+// machineMemory returns the bytes of memory this process may use: the
+// lesser of /proc/meminfo's MemTotal and the cgroup's limit (v2
+// memory.max, or v1 memory.limit_in_bytes), 0 if neither is known. read
+// reads a file (os.ReadFile).
+func machineMemory(read func(string) ([]byte, error)) int64 {
+	var mem int64
+	if b, err := read("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				if err == nil && kb > 0 {
+					mem = kb << 10
+				}
+				break
+			}
+		}
+	}
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := read(f)
+		if err != nil {
+			continue
+		}
+		// "max" (v2) or a huge number (v1) mean no limit.
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && n > 0 && (mem == 0 || n < mem) {
+			mem = n
+		}
+		break
+	}
+	return mem
 }
 
 // syncFlag is the -sync flag: a cmq.SyncPolicy.

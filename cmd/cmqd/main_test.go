@@ -99,6 +99,13 @@ func TestParseConfig(t *testing.T) {
 		{"negative conns", []string{"-max-conns", "-1"}, noEnv, nil, "must not be negative"},
 		{"zero read timeout", []string{"-read-timeout", "0s"}, noEnv, nil, "-read-timeout and -write-timeout must be positive"},
 		{"zero memory", []string{"-max-memory", "0"}, noEnv, nil, "-max-memory must be positive"},
+		{"stored bytes", []string{"-max-stored-bytes", "12345"}, noEnv, func(t *testing.T, c config) {
+			assert.Equal(t, int64(12345), c.maxStoredBytes)
+		}, ""},
+		{"no stored budget", []string{"-max-stored-bytes", "-1"}, noEnv, func(t *testing.T, c config) {
+			assert.Equal(t, int64(-1), c.maxStoredBytes)
+		}, ""},
+		{"negative stored bytes", []string{"-max-stored-bytes", "-2"}, noEnv, nil, "-max-stored-bytes must be positive, 0"},
 		{"id without key", []string{"-secret-id", "AKIDa"}, noEnv, nil, "give both -secret-id and -secret-key, or neither"},
 		{"key without id from env", nil, env(map[string]string{"CMQ_SECRET_KEY": "k"}), nil, "give both"},
 		{"negative qps", []string{"-qps", "-1"}, noEnv, nil, "cmq: invalid Limits.QPS"},
@@ -404,6 +411,72 @@ func TestRunLargeGET(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestStoredBudget(t *testing.T) {
+	tests := []struct {
+		name      string
+		flag, mem int64
+		want      int64
+	}{
+		{"flag", 1000, 8 << 30, 1000},
+		{"no budget", -1, 8 << 30, 0},
+		{"from the machine", 0, 8 << 30, 2 << 30},
+		{"machine unknown", 0, 0, 1 << 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, storedBudget(tt.flag, tt.mem))
+		})
+	}
+}
+
+func TestMachineMemory(t *testing.T) {
+	const meminfo = "MemFree:         1000 kB\nMemTotal:       8388608 kB\nSwapTotal: 0 kB\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  int64
+	}{
+		{"meminfo only", map[string]string{"/proc/meminfo": meminfo}, 8 << 30},
+		{"cgroup v2 lower", map[string]string{"/proc/meminfo": meminfo, "/sys/fs/cgroup/memory.max": "1073741824\n"}, 1 << 30},
+		{"cgroup v2 unlimited", map[string]string{"/proc/meminfo": meminfo, "/sys/fs/cgroup/memory.max": "max\n"}, 8 << 30},
+		{"cgroup v1 lower", map[string]string{"/proc/meminfo": meminfo, "/sys/fs/cgroup/memory/memory.limit_in_bytes": "536870912\n"}, 512 << 20},
+		{"cgroup v1 unlimited", map[string]string{"/proc/meminfo": meminfo, "/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"}, 8 << 30},
+		{"cgroup only", map[string]string{"/sys/fs/cgroup/memory.max": "1073741824"}, 1 << 30},
+		{"garbage", map[string]string{"/proc/meminfo": "MemTotal: lots", "/sys/fs/cgroup/memory.max": "-5"}, 0},
+		{"nothing", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			read := func(name string) ([]byte, error) {
+				if v, ok := tt.files[name]; ok {
+					return []byte(v), nil
+				}
+				return nil, os.ErrNotExist
+			}
+			assert.Equal(t, tt.want, machineMemory(read))
+		})
+	}
+	assert.Positive(t, machineMemory(os.ReadFile), "this machine's memory is known")
+}
+
+// cmqd applies -max-stored-bytes (1300: two messages of 500 + 128): a
+// send beyond it gets 4410 from module 10053, and the log states the
+// budget.
+func TestRunStoredBudget(t *testing.T) {
+	base, logs, stop := start(t, []string{"-max-stored-bytes", "1300"}, nil)
+	ctx := t.Context()
+	require.Equal(t, 0, code(call(t, ctx, base, "", "", "Action", "CreateQueue", "queueName", "q")))
+	body := strings.Repeat("m", 500)
+	for range 2 {
+		require.Equal(t, 0, code(call(t, ctx, base, "", "", "Action", "SendMessage", "queueName", "q", "msgBody", body)))
+	}
+	r := call(t, ctx, base, "", "", "Action", "SendMessage", "queueName", "q", "msgBody", body)
+	assert.Equal(t, 4410, code(r), r)
+	assert.Contains(t, r["message"], "(10053)")
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "maxStoredBytes=1300")
 }
 
 // With -data-dir, queues and messages outlive cmqd: a message sent, and a
