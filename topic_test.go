@@ -207,7 +207,10 @@ func TestTopicBadInput(t *testing.T) {
 			_, err := b.CreateTopic(t.Context(), "u", cmq.TopicAttributes{MaxMsgSize: cmq.Ptr(65537)})
 			return err
 		}, 4000, 10350},
-		{"create: filter", func() error { _, err := b.CreateTopic(t.Context(), "u", cmq.TopicAttributes{FilterType: 3}); return err }, 4000, 10110},
+		{"create: filter", func() error {
+			_, err := b.CreateTopic(t.Context(), "u", cmq.TopicAttributes{FilterType: 3})
+			return err
+		}, 4000, 10110},
 		{"delete: subscriptions", func() error { return b.DeleteTopic(t.Context(), "t") }, 4000, 10540},
 		{"delete: missing", func() error { return b.DeleteTopic(t.Context(), "nope") }, 4440, 10600},
 		{"set: size", func() error { return tp.SetAttributes(t.Context(), cmq.TopicAttributes{MaxMsgSize: cmq.Ptr(1)}) }, 4000, 10350},
@@ -285,7 +288,10 @@ func TestTopicBadInput(t *testing.T) {
 		}, 4000, 10691},
 		{"unsubscribe: missing", func() error { return tp.Unsubscribe(t.Context(), "nope") }, 4000, 10560},
 		{"list: limit", func() error { _, _, err := tp.ListSubscriptions(t.Context(), cmq.ListOptions{Limit: 101}); return err }, 4000, 10350},
-		{"list: offset", func() error { _, _, err := tp.ListSubscriptions(t.Context(), cmq.ListOptions{Offset: 1001}); return err }, 4000, 10350},
+		{"list: offset", func() error {
+			_, _, err := tp.ListSubscriptions(t.Context(), cmq.ListOptions{Offset: 1001})
+			return err
+		}, 4000, 10350},
 		{"topics: limit", func() error { _, _, err := b.ListTopics(t.Context(), cmq.ListOptions{Limit: 51}); return err }, 4000, 10350},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -768,11 +774,14 @@ func TestTopicMethodsAfterCloseAndDoneContext(t *testing.T) {
 	calls := func(ctx context.Context) methodCalls {
 		return methodCalls{
 			reflectType(tp): {
-				"Publish":           func() error { _, err := tp.Publish(ctx, "m", nil, ""); return err },
-				"BatchPublish":      func() error { _, err := tp.BatchPublish(ctx, []string{"m"}, nil, ""); return err },
-				"Attributes":        func() error { _, err := tp.Attributes(ctx); return err },
-				"SetAttributes":     func() error { return tp.SetAttributes(ctx, cmq.TopicAttributes{MaxMsgSize: cmq.Ptr(2048)}) },
-				"Subscribe":         func() error { _, err := tp.Subscribe(ctx, "s2", cmq.SubscriptionAttributes{Protocol: cmq.ProtocolQueue, Endpoint: "q"}); return err },
+				"Publish":       func() error { _, err := tp.Publish(ctx, "m", nil, ""); return err },
+				"BatchPublish":  func() error { _, err := tp.BatchPublish(ctx, []string{"m"}, nil, ""); return err },
+				"Attributes":    func() error { _, err := tp.Attributes(ctx); return err },
+				"SetAttributes": func() error { return tp.SetAttributes(ctx, cmq.TopicAttributes{MaxMsgSize: cmq.Ptr(2048)}) },
+				"Subscribe": func() error {
+					_, err := tp.Subscribe(ctx, "s2", cmq.SubscriptionAttributes{Protocol: cmq.ProtocolQueue, Endpoint: "q"})
+					return err
+				},
 				"Unsubscribe":       func() error { return tp.Unsubscribe(ctx, "s") },
 				"ListSubscriptions": func() error { _, _, err := tp.ListSubscriptions(ctx, cmq.ListOptions{}); return err },
 			},
