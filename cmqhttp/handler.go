@@ -138,6 +138,7 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 		"ListDeadLetterSourceQueues": h.listDeadLetterSourceQueues,
 		"UnbindDeadLetterQueue":      h.unbindDeadLetterQueue,
 	}
+	h.addTopicActions()
 	return h
 }
 
