@@ -176,6 +176,7 @@ func (r *replay) build(b *Broker) error {
 			alive := m.where != inNone
 			m.where = inNone
 			q.log.pushAt(m)
+			q.account(messageBytes(len(m.body)))
 			if alive {
 				q.insert(m, inTree)
 			} else {
