@@ -40,8 +40,8 @@ func (t *Topic) encode(e *enc, now int64) {
 	e.u(t.num)
 	e.str(t.name)
 	e.str(t.id)
-	e.u(uint64(t.maxSize))
-	e.u(uint64(t.filter))
+	e.i(int64(t.maxSize))
+	e.i(int64(t.filter))
 	e.i(t.created)
 	e.i(t.modified)
 	e.u(t.nextSeq)
@@ -72,7 +72,7 @@ func (d *delivery) encode(e *enc, now int64) {
 	e.str(d.body)
 	e.strs(d.tags)
 	e.i(d.published)
-	e.u(uint64(d.attempts))
+	e.i(int64(d.attempts))
 	e.i(d.at)
 }
 
