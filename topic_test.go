@@ -819,3 +819,83 @@ func TestTopicMethodsAfterCloseAndDoneContext(t *testing.T) {
 }
 
 func reflectType(v any) reflect.Type { return reflect.TypeOf(v) }
+
+// Publish to N queue subscriptions beside a plain send: the cost per
+// subscription is one queue send.
+func BenchmarkPublishFanOut(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run("subs="+strconv.Itoa(n), func(b *testing.B) {
+			br, err := cmq.NewBroker(cmq.WithLimits(limitsWith(func(l *cmq.Limits) { l.QPS = 0 })))
+			require.NoError(b, err)
+			defer br.Close()
+			tp, err := br.CreateTopic(b.Context(), "t", cmq.TopicAttributes{})
+			require.NoError(b, err)
+			qs := make([]*cmq.Queue, n)
+			for i := range n {
+				name := "q" + strconv.Itoa(i)
+				qs[i], err = br.CreateQueue(b.Context(), name, cmq.QueueAttributes{})
+				require.NoError(b, err)
+				_, err = tp.Subscribe(b.Context(), name, cmq.SubscriptionAttributes{Protocol: cmq.ProtocolQueue, Endpoint: name})
+				require.NoError(b, err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := tp.Publish(b.Context(), "body", nil, ""); err != nil {
+					b.Fatal(err)
+				}
+				if i++; i%1000 == 0 {
+					for _, q := range qs {
+						_ = q.Purge(b.Context())
+					}
+				}
+			}
+		})
+	}
+	b.Run("plain-send", func(b *testing.B) {
+		br, err := cmq.NewBroker(cmq.WithLimits(limitsWith(func(l *cmq.Limits) { l.QPS = 0 })))
+		require.NoError(b, err)
+		defer br.Close()
+		q, err := br.CreateQueue(b.Context(), "q", cmq.QueueAttributes{})
+		require.NoError(b, err)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := q.Send(b.Context(), "body", 0); err != nil {
+				b.Fatal(err)
+			}
+			if i++; i%1000 == 0 {
+				_ = q.Purge(b.Context())
+			}
+		}
+	})
+}
+
+// HTTP push throughput to a loopback receiver: b.N messages published,
+// timed until the receiver has them all.
+func BenchmarkPushLoopback(b *testing.B) {
+	var got sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got.Done()
+	}))
+	defer srv.Close()
+	br, err := cmq.NewBroker(cmq.WithLimits(limitsWith(func(l *cmq.Limits) { l.QPS = 0 })))
+	require.NoError(b, err)
+	defer br.Close()
+	tp, err := br.CreateTopic(b.Context(), "t", cmq.TopicAttributes{})
+	require.NoError(b, err)
+	_, err = tp.Subscribe(b.Context(), "s", cmq.SubscriptionAttributes{Protocol: cmq.ProtocolHTTP, Endpoint: srv.URL})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	n, start := 0, time.Now()
+	for b.Loop() {
+		got.Add(1)
+		n++
+		if _, err := tp.Publish(b.Context(), "body", nil, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	got.Wait() // after the loop: b's own timer has stopped, so time it here
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "pushes/s")
+}
