@@ -57,8 +57,8 @@ func (s *Subscription) encode(e *enc, now int64) {
 	e.str(a.Endpoint)
 	e.str(string(a.NotifyStrategy))
 	e.str(string(a.NotifyContentFormat))
-	e.strs(a.FilterTags)
-	e.strs(a.BindingKeys)
+	e.strList(a.FilterTags)
+	e.strList(a.BindingKeys)
 	e.i(s.created)
 	e.i(s.modified)
 }
@@ -70,20 +70,20 @@ func (d *delivery) encode(e *enc, now int64) {
 	e.str(d.sub.name)
 	e.str(d.msgID)
 	e.str(d.body)
-	e.strs(d.tags)
+	e.strList(d.tags)
 	e.i(d.published)
 	e.i(int64(d.attempts))
 	e.i(d.at)
 }
 
-func (e *enc) strs(v []string) {
+func (e *enc) strList(v []string) {
 	e.u(uint64(len(v)))
 	for _, s := range v {
 		e.str(s)
 	}
 }
 
-func (d *dec) strs() []string {
+func (d *dec) strList() []string {
 	n := d.count(1)
 	var out []string
 	for range n {
@@ -278,8 +278,8 @@ func (r *replay) applyTopic(t byte, now int64, d *dec) error {
 		a.Endpoint = d.str()
 		a.NotifyStrategy = NotifyStrategy(d.str())
 		a.NotifyContentFormat = ContentFormat(d.str())
-		a.FilterTags = d.strs()
-		a.BindingKeys = d.strs()
+		a.FilterTags = d.strList()
+		a.BindingKeys = d.strList()
 		s.created = d.i()
 		s.modified = d.i()
 		if x := rt.topics[num]; x != nil && d.err == nil {
@@ -297,7 +297,7 @@ func (r *replay) applyTopic(t byte, now int64, d *dec) error {
 		p.sub = strings.ToLower(d.str())
 		p.d.msgID = d.str()
 		p.d.body = d.str()
-		p.d.tags = d.strs()
+		p.d.tags = d.strList()
 		p.d.published = d.i()
 		p.d.attempts = d.int()
 		p.d.at = d.i()
