@@ -37,6 +37,9 @@ type Broker struct {
 
 	stored atomic.Int64 // bytes the queues retain: bodies plus messageOverhead each
 	j      *journal     // nil: in memory only
+
+	topics map[string]*Topic // by lower-case name, under mu (see topic.go)
+	push   *pusher           // delivers to subscriptions (see push.go)
 }
 
 // NewBroker returns an empty Broker that enforces [DefaultLimits] unless an
@@ -54,13 +57,16 @@ func NewBroker(opts ...Option) (*Broker, error) {
 // the later of wall time and notBefore (Unix nanoseconds).
 func newBroker(c brokerConfig, notBefore int64) *Broker {
 	start := time.Now()
-	return &Broker{
+	b := &Broker{
 		limits:  c.limits,
 		log:     c.logger,
 		start:   start,
 		startNS: max(start.UnixNano(), notBefore),
 		queues:  make(map[string]*Queue),
+		topics:  make(map[string]*Topic),
 	}
+	b.push = newPusher(b, c.transport)
+	return b
 }
 
 // Limits returns the limits the broker enforces.
@@ -362,6 +368,7 @@ func (b *Broker) Close() error {
 		q.mu.Unlock()
 	}
 	n := len(qs)
+	b.push.close()
 	var err error
 	if j := b.j; j != nil {
 		j.wg.Wait() // a compaction running sees closed and stops

@@ -170,4 +170,41 @@
 // afresh (their receive count starts again) and does not renew a
 // time-to-live. After [Broker.Close] every call returns [ErrClosed],
 // whatever its arguments.
+//
+// # Topics
+//
+// CMQ's publish/subscribe model lives on the same Broker: [Broker.CreateTopic],
+// [Topic.Subscribe] (protocol "queue" or "http"), [Topic.Publish] and
+// [Topic.BatchPublish]. A topic filters by tags ([FilterTags]: a
+// subscription without filter tags gets everything, one with filter tags
+// gets a message only if the sets intersect, so an untagged message reaches
+// only untagged subscriptions) or by routing key ([FilterRoutingKey]:
+// RabbitMQ topic-exchange matching, "*" one word, "#" zero or more). The
+// filter type is fixed at creation. Every limit is in [Limits]. A publish
+// with no subscription fails with [ErrNoSubscription], one that matches
+// nothing with [ErrNoMatch]; both publish nothing.
+//
+// A queue subscription receives the raw body through the queue's normal
+// send path (its size, heap and QPS rules) before Publish returns. When
+// that send fails (a full, throttled or deleted queue) the publish still
+// succeeds and the other subscriptions are unaffected: the delivery is
+// pending and retried by the subscription's strategy like an HTTP push; a
+// body larger than the queue's MaxMsgSize is dropped and logged at once.
+// HTTP pushes are made by one pool of at most [Limits].PushWorkers
+// goroutines per broker, started when a delivery falls due and ended when
+// none is; one timer waits for the next retry. POST with CMQ's headers
+// (x-cmq-request-id, x-cmq-message-id, x-cmq-message-tag, User-Agent
+// [PushUserAgent]) and body (JSON or SIMPLIFIED); any 2xx is success; no
+// answer within [Limits].PushTimeout (15 s) is a failure. BACKOFF_RETRY
+// retries 3 times 10 to 20 s apart; EXPONENTIAL_DECAY_RETRY after 1, 2, 4
+// … 512 s, then every 512 s, up to a day after the publish; then the
+// delivery is dropped and logged. MsgCount of a subscription, and of its
+// topic, counts pending deliveries. Unsubscribe drops a subscription's
+// pending deliveries; DeleteTopic is refused while subscriptions remain.
+//
+// A durable broker ([Open]) keeps topics, subscriptions and pending
+// deliveries; a delivery made just before a crash, whose end was not yet
+// logged, is made again after the restart (at least once). Topic message
+// ids start with "T" and never repeat. The JSON body's TopicOwner is 0 and
+// GetTopicAttributes' createUin 0: a broker has no account.
 package cmq

@@ -78,6 +78,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Broker, error) {
 	}
 	b.j = &journal{log: l, segment: segment}
 	b.j.size.Store(l.Size())
+	b.push.start()
 	b.log.Info("broker opened", "dir", dir, "queues", len(b.queues), "bytes", l.Size(), "sync", c.sync.String())
 	return b, nil
 }

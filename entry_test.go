@@ -72,6 +72,13 @@ func TestEveryMethodAfterClose(t *testing.T) {
 					return err
 				},
 				"Queue": func() error { _, err := b.Queue(bad); return err },
+				"CreateTopic": func() error {
+					_, err := b.CreateTopic(ctx, bad, cmq.TopicAttributes{MaxMsgSize: cmq.Ptr(-1)})
+					return err
+				},
+				"DeleteTopic": func() error { return b.DeleteTopic(ctx, bad) },
+				"ListTopics":  func() error { _, _, err := b.ListTopics(ctx, badList); return err },
+				"Topic":       func() error { _, err := b.Topic(bad); return err },
 			},
 			reflect.TypeOf(q): {
 				"Send":                  func() error { _, err := q.Send(ctx, "", -1); return err },
@@ -159,6 +166,8 @@ func newEntryFixture(t *testing.T) *entryFixture {
 	require.NoError(t, err)
 	require.NoError(t, f.src.Delete(t.Context(), ms[0].ReceiptHandle))
 	f.handle = ms[1].ReceiptHandle
+	_, err = f.b.CreateTopic(t.Context(), "spare", cmq.TopicAttributes{})
+	require.NoError(t, err)
 	return f
 }
 
@@ -170,7 +179,9 @@ func (f *entryFixture) snapshot(t *testing.T) any {
 	require.NoError(t, err)
 	dlq, err := f.dlq.Attributes(t.Context())
 	require.NoError(t, err)
-	return []any{qs, total, src, dlq}
+	ts, topics, err := f.b.ListTopics(t.Context(), cmq.ListOptions{})
+	require.NoError(t, err)
+	return []any{qs, total, src, dlq, ts, topics}
 }
 
 // entryCall is a call on a fixture with arguments that succeed.
@@ -191,6 +202,15 @@ func entryCalls() (broker, queue, service map[string]entryCall) {
 		},
 		"ListDeadLetterSourceQueues": func(ctx context.Context, f *entryFixture) error {
 			_, _, err := f.b.ListDeadLetterSourceQueues(ctx, "dlq", cmq.ListOptions{})
+			return err
+		},
+		"CreateTopic": func(ctx context.Context, f *entryFixture) error {
+			_, err := f.b.CreateTopic(ctx, "new", cmq.TopicAttributes{})
+			return err
+		},
+		"DeleteTopic": func(ctx context.Context, f *entryFixture) error { return f.b.DeleteTopic(ctx, "spare") },
+		"ListTopics": func(ctx context.Context, f *entryFixture) error {
+			_, _, err := f.b.ListTopics(ctx, cmq.ListOptions{})
 			return err
 		},
 	}
@@ -329,7 +349,7 @@ func TestEveryMethodWithDoneContext(t *testing.T) {
 // the test above could fail: each call, with a live context, succeeds and
 // changes the snapshot, the read-only ones excepted.
 func TestEntryFixtureCallsChangeState(t *testing.T) {
-	readOnly := []string{"ListQueues", "ListDeadLetterSourceQueues", "Attributes", "GetQueueAttributes"}
+	readOnly := []string{"ListQueues", "ListTopics", "ListDeadLetterSourceQueues", "Attributes", "GetQueueAttributes"}
 	broker, queue, service := entryCalls()
 	for group, table := range map[string]map[string]entryCall{"Broker": broker, "Queue": queue, "Service": service} {
 		for name, c := range table {

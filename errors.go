@@ -188,6 +188,78 @@ var (
 	ErrDeadLetterTooManySources = &Error{Code: 4000, Module: 10780, Message: "the deadLetter Queue bind too many times"}
 )
 
+// Topic and subscription errors. CMQ reuses module codes across its
+// modules: [ErrMsgTagLimit] has the code and module of [ErrDeadLetterPolicy]
+// and [ErrBindingKeyLimit] those of [ErrRewindTime], so errors.Is cannot
+// tell those pairs apart (neither can a client reading the wire); the
+// action that failed does.
+var (
+	// ErrTopicNameFormat (4000/10590): a topic name is not 1 to
+	// [Limits].QueueNameLength characters, a letter first, then letters,
+	// digits or '-'.
+	ErrTopicNameFormat = &Error{Code: 4000, Module: 10590, Message: "topic name format error"}
+	// ErrTopicNotExist (4440/10600): no topic has that name, or the *Topic
+	// was deleted.
+	ErrTopicNotExist = &Error{Code: 4440, Module: 10600, Message: "topic is not existed, or deleted"}
+	// ErrTopicExists (4460/10601): a topic with that name, compared
+	// case-insensitively, already exists. CMQ documents no code for it;
+	// this package uses the queue's code and a module of its own.
+	ErrTopicExists = &Error{Code: 4460, Module: 10601, Message: "topic is already existed,case insensitive"}
+	// ErrTopicLimit (4450/10610): the broker holds [Limits].Topics topics.
+	ErrTopicLimit = &Error{Code: 4450, Module: 10610, Message: "number of topics has reached the limit"}
+	// ErrTopicHasSubscriptions (4000/10540): DeleteTopic on a topic that
+	// still has subscriptions.
+	ErrTopicHasSubscriptions = &Error{Code: 4000, Module: 10540, Message: "there exists subscriptions under this topic, please unsubscribe all of them before DeleteTopic"}
+	// ErrSubscriptionNameFormat (4000/10620): a subscription name breaks
+	// the naming rules of queues.
+	ErrSubscriptionNameFormat = &Error{Code: 4000, Module: 10620, Message: "subscription name format error"}
+	// ErrSubscriptionNotExist (4000/10560): the topic has no subscription
+	// of that name, or the *Subscription was deleted.
+	ErrSubscriptionNotExist = &Error{Code: 4000, Module: 10560, Message: "subscription is not existed"}
+	// ErrSubscriptionExists (4490/10470): the topic has a subscription of
+	// that name, compared case-insensitively.
+	ErrSubscriptionExists = &Error{Code: 4490, Module: 10470, Message: "subscribtion is already existed"}
+	// ErrSubscriptionLimit (4500/10480): the topic holds
+	// [Limits].Subscriptions subscriptions.
+	ErrSubscriptionLimit = &Error{Code: 4500, Module: 10480, Message: "number of subscription has reached the limit"}
+	// ErrFilterTagLimit (4000/10490): more than [Limits].Tags filter tags.
+	ErrFilterTagLimit = &Error{Code: 4000, Module: 10490, Message: "number of filterTag exceed limit"}
+	// ErrEndpointFormat (4000/10500): an HTTP endpoint is not an http://
+	// or https:// URL with a host, or a queue endpoint is not a queue name.
+	ErrEndpointFormat = &Error{Code: 4000, Module: 10500, Message: "endpoint format error"}
+	// ErrEndpointBlank (4510/10570): an HTTP endpoint contains a blank.
+	ErrEndpointBlank = &Error{Code: 4510, Module: 10570, Message: "url connot contain any blank characters"}
+	// ErrProtocol (4000/10510): the protocol is neither "http" nor "queue".
+	ErrProtocol = &Error{Code: 4000, Module: 10510, Message: "undefined protocol"}
+	// ErrNotifyStrategy (4000/10520): the strategy is neither
+	// BACKOFF_RETRY nor EXPONENTIAL_DECAY_RETRY.
+	ErrNotifyStrategy = &Error{Code: 4000, Module: 10520, Message: "undefined notify retry stragety"}
+	// ErrContentFormat (4000/10530): the format is neither JSON nor
+	// SIMPLIFIED.
+	ErrContentFormat = &Error{Code: 4000, Module: 10530, Message: "undefined notify content format"}
+	// ErrQueueContentFormat (4000/10640): a queue subscription asks for
+	// the JSON format.
+	ErrQueueContentFormat = &Error{Code: 4000, Module: 10640, Message: "notifyContentFormat of protocol queue must be SIMPLIFIED"}
+	// ErrBindingKeyLimit (4000/10680): more than [Limits].BindingKeys
+	// binding keys.
+	ErrBindingKeyLimit = &Error{Code: 4000, Module: 10680, Message: "too many bindingKey"}
+	// ErrBindingKeyMissing (4000/10710): a subscription to a topic that
+	// filters by routing key has no binding key.
+	ErrBindingKeyMissing = &Error{Code: 4000, Module: 10710, Message: "parameters lack of bindingKey"}
+	// ErrDelimiters (4000/10691): a routing or binding key has more than
+	// [Limits].RoutingKeyDots dots.
+	ErrDelimiters = &Error{Code: 4000, Module: 10691, Message: "too many delimeters"}
+	// ErrMsgTagLimit (4000/10720): a publish has more than [Limits].Tags
+	// message tags.
+	ErrMsgTagLimit = &Error{Code: 4000, Module: 10720, Message: "too many msgTag"}
+	// ErrNoSubscription (6030/10650): a publish to a topic without
+	// subscriptions. Nothing was published.
+	ErrNoSubscription = &Error{Code: 6030, Module: 10650, Message: "topic has no subscription, please create a subscription before publishing message"}
+	// ErrNoMatch (6030/10730): no subscription's filter matched the
+	// message. Nothing was published.
+	ErrNoMatch = &Error{Code: 6030, Module: 10730, Message: "no bindingKey or filterTag matches the routingKey or msgTag"}
+)
+
 // AsError returns err as an *Error, for frontends that must answer with a
 // CMQ code: an *Error in err's chain is returned as it is; any other error,
 // context.Canceled and context.DeadlineExceeded included, becomes

@@ -137,6 +137,7 @@ func (b *Broker) compact() {
 			last = pos
 		}
 	}
+	last = b.snapshotTopics(last)
 	if err := j.finish(last); err != nil {
 		return
 	}

@@ -79,6 +79,44 @@ type Limits struct {
 	// its journal whatever the budget; sends are refused until the total
 	// is below it again.
 	MemoryBytes int64
+
+	// Topics is the most topics a broker holds (CMQ: 1000 per account).
+	Topics int
+	// Subscriptions is the most subscriptions one topic holds (100).
+	Subscriptions int
+	// TopicMsgSize bounds the topic attribute MaxMsgSize, in bytes
+	// (1024 to 65,536; default 65,536).
+	TopicMsgSize Range[int]
+	// PublishBatchBytes is the most bytes the bodies of one batch publish
+	// may add up to (64 KiB).
+	PublishBatchBytes int
+	// Tags is the most message tags of a publish, and the most filter tags
+	// of a subscription (5).
+	Tags int
+	// TagLength is the longest message or filter tag, in characters (16).
+	TagLength int
+	// BindingKeys is the most binding keys of a subscription (5).
+	BindingKeys int
+	// RoutingKeyLength is the longest routing or binding key, in bytes (64).
+	RoutingKeyLength int
+	// RoutingKeyDots is the most dots in a routing or binding key (15).
+	RoutingKeyDots int
+	// EndpointLength is the longest HTTP endpoint of a subscription, in
+	// bytes (500).
+	EndpointLength int
+	// SubscriptionListLimit bounds the page size of
+	// [Topic.ListSubscriptions] (1 to 100; default 20).
+	SubscriptionListLimit Range[int]
+	// SubscriptionListOffset is the largest offset of
+	// [Topic.ListSubscriptions] (1000).
+	SubscriptionListOffset int
+	// PushWorkers is the most goroutines that deliver pushes and retried
+	// queue deliveries at once, for the whole broker (16). None runs while
+	// nothing is due.
+	PushWorkers int
+	// PushTimeout bounds one HTTP push: no answer within it is a failure
+	// (15 s).
+	PushTimeout time.Duration
 }
 
 // DefaultLimits returns CMQ's documented limits, the values given in the
@@ -101,6 +139,21 @@ func DefaultLimits() Limits {
 		MaxReceiveCount:   Range[int]{1, 1000, 1},
 		MaxTimeToLive:     Range[time.Duration]{300 * time.Second, 43200 * time.Second, 300 * time.Second},
 		ListLimit:         Range[int]{1, 50, 20},
+
+		Topics:                 1000,
+		Subscriptions:          100,
+		TopicMsgSize:           Range[int]{1024, 65536, 65536},
+		PublishBatchBytes:      64 << 10,
+		Tags:                   5,
+		TagLength:              16,
+		BindingKeys:            5,
+		RoutingKeyLength:       64,
+		RoutingKeyDots:         15,
+		EndpointLength:         500,
+		SubscriptionListLimit:  Range[int]{1, 100, 20},
+		SubscriptionListOffset: 1000,
+		PushWorkers:            16,
+		PushTimeout:            15 * time.Second,
 	}
 }
 
@@ -145,6 +198,44 @@ func (l Limits) Validate() error {
 		return bad("ListLimit")
 	case l.MemoryBytes < 0:
 		return bad("MemoryBytes")
+	}
+	return l.validateTopics()
+}
+
+// validateTopics is Validate for the topic limits.
+func (l Limits) validateTopics() error {
+	bad := func(field string) error {
+		return ErrInvalidParameter.withMessage("invalid Limits.%s", field)
+	}
+	switch {
+	case l.Topics < 1:
+		return bad("Topics")
+	case l.Subscriptions < 1:
+		return bad("Subscriptions")
+	case !l.TopicMsgSize.valid() || l.TopicMsgSize.Min < 1:
+		return bad("TopicMsgSize")
+	case l.PublishBatchBytes < 1:
+		return bad("PublishBatchBytes")
+	case l.Tags < 0:
+		return bad("Tags")
+	case l.TagLength < 1:
+		return bad("TagLength")
+	case l.BindingKeys < 1:
+		return bad("BindingKeys")
+	case l.RoutingKeyLength < 1:
+		return bad("RoutingKeyLength")
+	case l.RoutingKeyDots < 0:
+		return bad("RoutingKeyDots")
+	case l.EndpointLength < len("http://x"):
+		return bad("EndpointLength")
+	case !l.SubscriptionListLimit.valid() || l.SubscriptionListLimit.Min < 1:
+		return bad("SubscriptionListLimit")
+	case l.SubscriptionListOffset < 0:
+		return bad("SubscriptionListOffset")
+	case l.PushWorkers < 1:
+		return bad("PushWorkers")
+	case l.PushTimeout <= 0 || l.PushTimeout > MaxDuration:
+		return bad("PushTimeout")
 	}
 	return nil
 }

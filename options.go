@@ -2,6 +2,7 @@ package cmq
 
 import (
 	"log/slog"
+	"net/http"
 
 	"github.com/opencmq/cmq/internal/wal"
 )
@@ -15,6 +16,8 @@ type brokerConfig struct {
 	sync    SyncPolicy
 	fs      wal.FS // nil: the operating system's; tests inject faults
 	segment int64  // bytes of a journal segment; 0: the log's default
+
+	transport http.RoundTripper // HTTP pushes; nil: the broker's own
 }
 
 // newConfig applies opts to the defaults and validates the result: the

@@ -15,6 +15,7 @@ type replay struct {
 	queues  map[uint64]*replayQueue
 	nextNum uint64
 	last    int64 // the latest instant logged
+	topics  replayTopics
 }
 
 // replayQueue is a queue being replayed: its record and its messages in
@@ -89,7 +90,7 @@ func (r *replay) apply(rec []byte) error {
 	d := dec{b: rec}
 	t := d.byte()
 	now := d.i()
-	if d.err != nil || t == 0 || t >= recLast {
+	if d.err != nil || t == 0 || t >= recLast && t < recTopic {
 		return fmt.Errorf("%w: type %d", errRecord, t)
 	}
 	r.last = max(r.last, now)
@@ -187,6 +188,9 @@ func (r *replay) apply(rec []byte) error {
 			dq.put(m)
 			dq.st.nextSeq = max(dq.st.nextSeq, m.seq+1)
 		}
+	default: // t >= recTopic
+		r.last = max(r.last, now)
+		return r.applyTopic(t, now, &d)
 	case recMessages:
 		rq := r.queues[d.u()]
 		d.strs = string(d.b) // the bodies share one allocation
@@ -259,5 +263,5 @@ func (r *replay) build(b *Broker) error {
 		}
 		q.bindLocked(d)
 	}
-	return nil
+	return r.buildTopics(b)
 }

@@ -140,6 +140,7 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 		"QueryQueueRoute":            h.queryQueueRoute,
 		"QueryTopicRoute":            h.queryTopicRoute,
 	}
+	h.addTopicActions()
 	return h
 }
 

@@ -493,7 +493,7 @@ func TestParameterNames(t *testing.T) {
 		_, r = c.sendRaw(t, ctx, "POST", Path, "Action=ListQueue&Action=ListQueue")
 		assertIs(t, r, detail(errNotRepeated, "Action"))
 		assertIs(t, c.call(t, ctx, "sendMessage", "queueName", "q", "msgBody", "a"), detail(errAction, "sendMessage"))
-		assertIs(t, c.call(t, ctx, "CreateTopic", "topicName", "t"), detail(errAction, "CreateTopic"))
+		assertIs(t, c.call(t, ctx, "CreateTopics", "topicName", "t"), detail(errAction, "CreateTopics"))
 	})
 }
 

@@ -283,7 +283,7 @@ func TestTDMQRoutes(t *testing.T) {
 		{"QueryTopicRoute", []string{"topicName", ""}, 4000, errTopicName.WireMessage(), nil},
 		{"QueryTopicRoute", []string{"topicName", strings.Repeat("a", 65)}, 4000, errTopicName.WireMessage(), nil},
 		{"QueryTopicRoute", nil, 4000, detail(errMissing, "topicName").WireMessage(), nil},
-		{"PublishMessage", []string{"topicName", "events", "msgBody", "x"}, 4000, detail(errAction, "PublishMessage").WireMessage(), nil},
+		{"PublishMessage", []string{"topicName", "events", "msgBody", "x"}, 4440, cmq.ErrTopicNotExist.WireMessage(), nil},
 	}
 	for _, tt := range tests {
 		r := s.do(t, ctx, tt.action, tt.kv...)
