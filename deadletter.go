@@ -180,6 +180,7 @@ func (q *Queue) deadLetterExpired(now int64) {
 // q.mu; this takes the dead-letter queue's lock (source before
 // dead-letter queue).
 func (q *Queue) moveToDeadLetter(m *message, now int64) {
+	q.counters.deadLettered++
 	id := q.messageID(m.seq) // the id outlives the queue and seq it is made of
 	if m.dead != nil {
 		id = m.dead.id
@@ -215,6 +216,7 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 	m.enqueued, m.visibleAt, m.firstDeq, m.nonce, m.dequeues = dnow, dnow, 0, 0, 0
 	d.log.push(m)
 	d.insert(m, inReady) // visible at once, like a send without delay
+	d.counters.deadLetter++
 	d.account(messageBytes(len(m.body)))
 	q.logMove(dnow, seq, m, d)
 	d.waiters.wake(1)
