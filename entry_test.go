@@ -71,7 +71,8 @@ func TestEveryMethodAfterClose(t *testing.T) {
 					_, _, err := b.ListDeadLetterSourceQueues(ctx, bad, badList)
 					return err
 				},
-				"Queue": func() error { _, err := b.Queue(bad); return err },
+				"Queue":  func() error { _, err := b.Queue(bad); return err },
+				"Health": func() error { return b.Health() },
 			},
 			reflect.TypeOf(q): {
 				"Send":                  func() error { _, err := q.Send(ctx, "", -1); return err },

@@ -162,3 +162,13 @@ func (b *Broker) Stats() BrokerStats {
 	}
 	return st
 }
+
+// Health returns nil while the broker serves: [ErrClosed] after Close,
+// and, for a durable broker whose journal failed, the error every call
+// now returns (it wraps [ErrJournal]). Readiness probes call it.
+func (b *Broker) Health() error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	return b.journalErr()
+}
