@@ -77,7 +77,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Broker, error) {
 		segment = wal.DefaultSegmentBytes
 	}
 	b.j = &journal{log: l, segment: segment}
-	b.j.threshold.Store(2*b.stored.Load() + segment)
+	b.j.size.Store(l.Size())
 	b.log.Info("broker opened", "dir", dir, "queues", len(b.queues), "bytes", l.Size(), "sync", c.sync.String())
 	return b, nil
 }

@@ -20,7 +20,7 @@ type journal struct {
 	// Compaction: when the log holds more than twice the live data plus a
 	// segment, a goroutine (only while it runs) snapshots every queue into
 	// new segments and removes the old ones.
-	threshold  atomic.Int64 // the log size at which to check again
+	size       atomic.Int64 // the log's size: the log's at the last compaction plus what was appended since
 	segment    int64        // a segment's size
 	compacting atomic.Bool
 	wg         sync.WaitGroup
@@ -38,6 +38,7 @@ func (j *journal) append(rec []byte) wal.Pos {
 	if err != nil {
 		j.fail(err)
 	}
+	j.size.Add(int64(len(rec)) + frameOverhead)
 	return pos
 }
 
@@ -73,12 +74,16 @@ func (j *journal) finish(pos wal.Pos) error {
 // compactChunk is the most messages one snapshot record holds.
 const compactChunk = 256
 
-// maybeCompact starts a compaction if the log has outgrown the live data.
-// It is cheap enough to call after every append: one comparison until the
-// log passes the threshold set by the last check.
+// frameOverhead is what the log adds to a record (a frame's header).
+const frameOverhead = 12
+
+// maybeCompact starts a compaction if the log holds more than twice the
+// live data plus a segment. It is cheap enough to call after every append:
+// two atomic loads. Live data is what the broker retains, bodies plus
+// messageOverhead each, an upper bound of what a snapshot writes.
 func (b *Broker) maybeCompact() {
 	j := b.j
-	if j.log.Size() < j.threshold.Load() || !j.compacting.CompareAndSwap(false, true) {
+	if j.size.Load() <= 2*b.stored.Load()+j.segment || !j.compacting.CompareAndSwap(false, true) {
 		return
 	}
 	j.wg.Add(1)
@@ -99,11 +104,6 @@ func (b *Broker) compact() {
 	j := b.j
 	defer j.wg.Done()
 	defer j.compacting.Store(false)
-	live := b.stored.Load()
-	if size := j.log.Size(); size <= 2*live+j.segment {
-		j.threshold.Store(2*live + j.segment)
-		return
-	}
 	seg, err := j.log.Rotate()
 	if err != nil {
 		j.fail(err)
@@ -144,7 +144,7 @@ func (b *Broker) compact() {
 		j.fail(err)
 		return
 	}
-	j.threshold.Store(2*b.stored.Load() + j.segment)
+	j.size.Store(j.log.Size())
 	b.log.Info("journal compacted", "bytes", j.log.Size(), "live", b.stored.Load())
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +37,23 @@ func FuzzModel(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		synctest.Test(t, func(t *testing.T) {
-			runModel(t, data)
+			runModel(t, data, "")
+		})
+	})
+}
+
+// FuzzModelDurable runs the model against a durable broker (cmq.Open) that
+// is closed and reopened at pseudo-random steps (drawn from the input, so
+// the seeds mean what they mean for FuzzModel): after every reopen the
+// whole state must be as the model says, and receipt handles from before
+// the reopen must still work where the model says they do.
+func FuzzModelDurable(f *testing.F) {
+	for _, seed := range modelSeeds() {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		synctest.Test(t, func(t *testing.T) {
+			runModel(t, data, t.TempDir())
 		})
 	})
 }
@@ -163,18 +180,42 @@ type model struct {
 	bodyN  int
 }
 
-func runModel(t *testing.T, data []byte) {
-	b, err := cmq.NewBroker(cmq.WithLimits(modelLimits()))
-	require.NoError(t, err)
-	defer b.Close()
-	m := &model{t: t, b: b, limits: modelLimits(), ids: map[string]bool{}, seen: map[string]bool{}}
+// runModel runs the steps of data against an in-memory broker, or, with a
+// directory, a durable one that is reopened now and then.
+func runModel(t *testing.T, data []byte, dir string) {
+	open := func() *cmq.Broker {
+		if dir == "" {
+			b, err := cmq.NewBroker(cmq.WithLimits(modelLimits()))
+			require.NoError(t, err)
+			return b
+		}
+		b, err := cmq.Open(context.Background(), dir, cmq.WithLimits(modelLimits()), cmq.WithSync(cmq.SyncNone))
+		require.NoError(t, err)
+		return b
+	}
+	m := &model{t: t, b: open(), limits: modelLimits(), ids: map[string]bool{}, seen: map[string]bool{}}
+	defer func() { m.b.Close() }()
 	m.qs[0] = &modelQueue{name: "q0"}
 	m.qs[1] = &modelQueue{name: "q1"}
 	in := &modelInput{b: data}
+	reopen := rand.New(rand.NewPCG(uint64(len(data)), 7))
 	for m.step = 0; in.i < len(in.b) && m.step < 400; m.step++ {
 		op := in.byte()
 		m.do(int(op&^noCheck)%opCount, in)
 		if op&noCheck == 0 {
+			m.check()
+		}
+		if dir != "" && reopen.IntN(6) == 0 {
+			require.NoError(t, m.b.Close(), m.msg("Close"))
+			m.b = open()
+			for _, mq := range m.qs {
+				mq.q = nil // a handle of the closed broker; a deleted queue has none now
+				if mq.exists {
+					q, err := m.b.Queue(mq.name)
+					require.NoError(t, err, m.msg("%s after reopening", mq.name))
+					mq.q = q
+				}
+			}
 			m.check()
 		}
 	}

@@ -4,7 +4,9 @@
 //
 // # Wire protocol
 //
-// [NewHandler] returns an http.Handler for the path [Path]. It accepts GET
+// [NewHandler] returns an http.Handler for the paths [Path] and
+// [RootPath] (TDMQ-CMQ's endpoint style, with its route queries and
+// clientRequestId echoed in every answer; see RootPath). It accepts GET
 // (parameters in the query string) and POST (parameters in the body, read
 // as form data whatever the Content-Type, the query string ignored); any
 // other method is 4000/10410. A request larger than
@@ -12,7 +14,7 @@
 // outcome, failures included, is HTTP 200 with a JSON object holding a
 // number "code" (0 on success), a string "message" ("(module)text" on
 // failure, from [cmq.Error.WireMessage]), a fresh "requestId", and the
-// action's fields at the top level; a path other than [Path] is 4000/10400.
+// action's fields at the top level; any other path is 4000/10400.
 // A GET is limited by the http.Server's MaxHeaderBytes too: give it room
 // for MaxRequestBytes, or net/http refuses a long query string with its own
 // HTTP 431 before the handler sees it.

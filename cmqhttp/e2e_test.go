@@ -197,9 +197,9 @@ func TestEndToEndProtocolErrors(t *testing.T) {
 	st, r := c.sendRaw(t, ctx, "PUT", Path, "Action=ListQueue")
 	assert.Equal(t, http.StatusOK, st)
 	assertIs(t, r, detail(errMethod, "PUT"))
-	st, r = c.sendRaw(t, ctx, "GET", "/", "Action=ListQueue")
+	st, r = c.sendRaw(t, ctx, "GET", "/index.php", "Action=ListQueue") // "/" is served: RootPath
 	assert.Equal(t, http.StatusOK, st)
-	assertIs(t, r, detail(errPath, "/"))
+	assertIs(t, r, detail(errPath, "/index.php"))
 	_, r = c.sendRaw(t, ctx, "POST", Path, "Action=ListQueue&big="+strings.Repeat("x", 1<<20))
 	assertIs(t, r, detail(errParse, "request"))
 	_, r = c.sendRaw(t, ctx, "POST", Path, "Action=%%%")

@@ -146,6 +146,8 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 		"BatchDeleteMessage":         h.batchDeleteMessage,
 		"ListDeadLetterSourceQueues": h.listDeadLetterSourceQueues,
 		"UnbindDeadLetterQueue":      h.unbindDeadLetterQueue,
+		"QueryQueueRoute":            h.queryQueueRoute,
+		"QueryTopicRoute":            h.queryTopicRoute,
 	}
 	return h
 }
@@ -164,18 +166,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action, queue, why := "", "", ""
 	out, err := answer(nil), error(nil)
 	var p *params
+	var clientID uint64
 	defer func() { p.free() }()
 	func() {
-		if r.URL.Path != Path {
+		if !servesPath(r.URL.Path) {
 			err = detail(errPath, r.URL.Path)
 			return
 		}
 		if p, err = h.read(r); err != nil {
 			return
 		}
+		clientID = clientRequestID(p)
 		queue, action = p.peek("queueName"), p.peek("Action")
 		if len(h.creds) > 0 {
-			if why, err = h.authenticate(r.Method, r.Host, p); err != nil {
+			if why, err = h.authenticate(r.Method, r.Host, r.URL.Path, p); err != nil {
 				return
 			}
 		}
@@ -187,7 +191,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = detail(errAction, action)
 			return
 		}
-		out, err = run(r.Context(), p)
+		out, err = run(actionContext(r, action), p)
 	}()
 	p.free()
 	if g, ok := out.(handOver); ok && r.Context().Err() != nil {
@@ -208,7 +212,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out, err, size = nil, errBusy, 0
 		}
 	}
-	body, code, msg := encode(out, err, reqID, size)
+	body, code, msg := encode(out, err, reqID, clientID, size)
 	if size > 0 {
 		defer h.mem.release(size)
 	}
@@ -261,7 +265,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // encode returns the JSON answer: out (a bare Response when nil) with the
 // code and message of err, HTML characters unescaped.
-func encode(out answer, err error, reqID string, sizeHint int64) (body []byte, code int, msg string) {
+func encode(out answer, err error, reqID string, clientID uint64, sizeHint int64) (body []byte, code int, msg string) {
 	if out == nil {
 		out = &Response{}
 	}
@@ -269,7 +273,7 @@ func encode(out answer, err error, reqID string, sizeHint int64) (body []byte, c
 		e := cmq.AsError(err)
 		code, msg = e.Code, e.WireMessage()
 	}
-	*out.common() = Response{Code: code, Message: msg, RequestID: reqID}
+	*out.common() = Response{Code: code, Message: msg, RequestID: reqID, ClientRequestID: clientID}
 	var buf bytes.Buffer
 	buf.Grow(int(sizeHint)) // one allocation for a large answer
 	enc := json.NewEncoder(&buf)

@@ -3,6 +3,7 @@ package cmqhttp
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -160,11 +161,11 @@ func TestAnswerMaxSize(t *testing.T) {
 			EnqueueTime: 1 << 40, FirstDequeueTime: 1 << 40, NextVisibleTime: 1 << 40, DequeueCount: 1 << 30}
 		all = append(all, m)
 		one := &ReceiveMessageResponse{ReceivedMessage: m}
-		body, _, _ := encode(one, cmq.ErrInternal.WithMessage("%s", strings.Repeat("e", 200)), strings.Repeat("0", 32), 0)
+		body, _, _ := encode(one, cmq.ErrInternal.WithMessage("%s", strings.Repeat("e", 200)), strings.Repeat("0", 32), math.MaxUint64, 0)
 		assert.LessOrEqual(t, int64(len(body)), one.maxSize(), "body %q", b)
 	}
 	batch := &BatchReceiveMessageResponse{MsgInfoList: all}
-	body, _, _ := encode(batch, nil, strings.Repeat("0", 32), 0)
+	body, _, _ := encode(batch, nil, strings.Repeat("0", 32), math.MaxUint64, 0)
 	assert.LessOrEqual(t, int64(len(body)), batch.maxSize())
 	assert.Greater(t, int64(len(body))*2, batch.maxSize(), "a bound, not a guess: close to the real size")
 }

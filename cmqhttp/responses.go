@@ -21,6 +21,9 @@ type Response struct {
 	Message string `json:"message"`
 	// RequestID is 32 hexadecimal digits, fresh for every request.
 	RequestID string `json:"requestId"`
+	// ClientRequestID echoes the request's clientRequestId, as TDMQ-CMQ
+	// does: 0 when it is absent or not an unsigned integer.
+	ClientRequestID uint64 `json:"clientRequestId"`
 }
 
 // answer is what an action returns: a response type that embeds Response.

@@ -26,12 +26,18 @@ const Path = "/v2/index.php"
 // a name replaced by '.', joined by '&'. With skipAt, values that begin
 // with '@' are left out, as the Python and PHP SDKs do on POST.
 func StringToSign(method, host string, params [][2]string, skipAt bool) string {
+	return StringToSignAt(method, host, Path, params, skipAt)
+}
+
+// StringToSignAt is [StringToSign] for a request to path ([Path] or
+// [RootPath]).
+func StringToSignAt(method, host, path string, params [][2]string, skipAt bool) string {
 	ps := slices.Clone(params)
 	slices.SortFunc(ps, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	var sb strings.Builder
 	sb.WriteString(method)
 	sb.WriteString(host)
-	sb.WriteString(Path)
+	sb.WriteString(path)
 	sb.WriteByte('?')
 	first := true
 	for _, p := range ps {
@@ -66,9 +72,10 @@ func signWith(h func() hash.Hash, key, s string) string {
 }
 
 // authenticate checks the signature, timestamp and nonce of a request when
-// credentials are configured. When it refuses, why says so for the log
-// (empty when the error says it all).
-func (h *Handler) authenticate(method, host string, p *params) (why string, err error) {
+// credentials are configured, over the path requested ([Path] or
+// [RootPath]). When it refuses, why says so for the log (empty when the
+// error says it all).
+func (h *Handler) authenticate(method, host, path string, p *params) (why string, err error) {
 	id, err := p.required("SecretId")
 	if err != nil {
 		return "", err
@@ -110,8 +117,8 @@ func (h *Handler) authenticate(method, host string, p *params) (why string, err 
 	if err != nil {
 		return "", err
 	}
-	if !h.signatureMatches(sm, key, got, StringToSign(method, host, pairs, false)) &&
-		!(hasAt && method == "POST" && h.signatureMatches(sm, key, got, StringToSign(method, host, pairs, true))) {
+	if !h.signatureMatches(sm, key, got, StringToSignAt(method, host, path, pairs, false)) &&
+		!(hasAt && method == "POST" && h.signatureMatches(sm, key, got, StringToSignAt(method, host, path, pairs, true))) {
 		return "signature mismatch", errAuth
 	}
 	now := h.now().Unix()

@@ -1,5 +1,7 @@
 // Command cmqd serves an in-process CMQ broker over Tencent CMQ's legacy
-// HTTP API (/v2/index.php), so the official CMQ SDKs work against it.
+// HTTP API (/v2/index.php) and TDMQ-CMQ's endpoint style (/, with
+// QueryQueueRoute and QueryTopicRoute), so the official CMQ and TDMQ-CMQ
+// SDKs work against it.
 //
 // With no flags it listens on 127.0.0.1:8080 and checks no signatures.
 // Run "cmqd -h" for the flags: its usage text is their one description.
@@ -49,10 +51,12 @@ var errUsage = errors.New("usage")
 
 const usageHeader = `Usage: cmqd [flags]
 
-cmqd serves an in-memory CMQ broker over Tencent CMQ's HTTP API
-(/v2/index.php). With no flags it listens on 127.0.0.1:8080 and checks no
-signatures. Ranges are MIN:MAX or MIN:MAX:DEFAULT (durations like 30s, 12h;
-with MIN:MAX the default moves into the range). SIGINT or SIGTERM shuts
+cmqd serves a CMQ broker over Tencent CMQ's HTTP API (/v2/index.php).
+With no flags it listens on 127.0.0.1:8080, checks no signatures and keeps
+everything in memory; with -data-dir it keeps queues and messages in a
+write-ahead log in that directory and recovers them on the next start.
+Ranges are MIN:MAX or MIN:MAX:DEFAULT (durations like 30s, 12h; with
+MIN:MAX the default moves into the range). SIGINT or SIGTERM shuts
 down gracefully. Flags override the environment.
 
 Flags:
@@ -76,6 +80,8 @@ type config struct {
 	maxMemory       int64
 	tlsCert         string
 	tlsKey          string
+	dataDir         string
+	sync            cmq.SyncPolicy
 	adminAddr       string
 	console         bool
 }
@@ -115,6 +121,8 @@ func flagSet(c *config, getenv func(string) string) *flag.FlagSet {
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "longest time to write one answer, counted once it is ready (after a long poll)")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request line and headers, in `bytes`; also bounds a GET's query string (larger requests must use POST); all pending headers take at most max-conns times this (+4 KiB each)")
 	fs.Int64Var(&c.maxMemory, "max-memory", 256<<20, "most `bytes` that requests and answers over 64 KiB hold at once (a request twice its size, an answer its JSON); beyond, they wait 1s, then get 4480")
+	fs.StringVar(&c.dataDir, "data-dir", "", "keep queues and messages in this `directory` (a write-ahead log; one cmqd per directory); none: memory only, lost at exit")
+	fs.Var(syncFlag{&c.sync}, "sync", "with -data-dir, when changes reach the disk: `always` (the default: fsync before each answer; concurrent requests share one), none (the kernel decides; survives a crash of cmqd, not of the machine) or a duration such as 10ms (a power loss loses at most that)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM), with -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` (PEM) for -tls-cert")
 	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics (Prometheus), /healthz and /readyz on this `address`, e.g. 127.0.0.1:9090; none: no admin listener")
@@ -207,7 +215,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // when not nil, wraps the handler (tests observe requests with it).
 func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handler) http.Handler) error {
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: c.logLevel}))
-	b, err := cmq.NewBroker(cmq.WithLimits(c.limits), cmq.WithLogger(log))
+	opts := []cmq.Option{cmq.WithLimits(c.limits), cmq.WithLogger(log)}
+	var b *cmq.Broker
+	var err error
+	if c.dataDir != "" {
+		b, err = cmq.Open(ctx, c.dataDir, append(opts, cmq.WithSync(c.sync))...)
+	} else {
+		b, err = cmq.NewBroker(opts...)
+	}
 	if err != nil {
 		return err
 	}
@@ -340,5 +355,24 @@ func setRange[T int | time.Duration](r *cmq.Range[T], s string, parse func(strin
 		vals[2] = min(max(r.Default, vals[0]), vals[1])
 	}
 	*r = cmq.Range[T]{Min: vals[0], Max: vals[1], Default: vals[2]}
+	return nil
+}
+
+// syncFlag is the -sync flag: a cmq.SyncPolicy.
+type syncFlag struct{ p *cmq.SyncPolicy }
+
+func (f syncFlag) String() string {
+	if f.p == nil {
+		return "always"
+	}
+	return f.p.String()
+}
+
+func (f syncFlag) Set(s string) error {
+	p, err := cmq.ParseSyncPolicy(s)
+	if err != nil {
+		return err
+	}
+	*f.p = p
 	return nil
 }

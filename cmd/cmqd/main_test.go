@@ -405,3 +405,38 @@ func TestRunLargeGET(t *testing.T) {
 		}
 	})
 }
+
+// With -data-dir, queues and messages outlive cmqd: a message sent, and a
+// lease taken, before a shutdown are there after a restart, with the same
+// id and receipt handle; a second cmqd on the same directory is refused.
+func TestRunDataDir(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	args := []string{"-data-dir", dir, "-sync", "always"}
+	base, _, stop := start(t, args, nil)
+	r := call(t, ctx, base, "", "", "Action", "CreateQueue", "queueName", "jobs", "visibilityTimeout", "3600")
+	require.Equal(t, 0, code(r), r)
+	r = call(t, ctx, base, "", "", "Action", "SendMessage", "queueName", "jobs", "msgBody", "leased")
+	require.Equal(t, 0, code(r), r)
+	r = call(t, ctx, base, "", "", "Action", "SendMessage", "queueName", "jobs", "msgBody", "kept")
+	require.Equal(t, 0, code(r), r)
+	r = call(t, ctx, base, "", "", "Action", "ReceiveMessage", "queueName", "jobs")
+	require.Equal(t, 0, code(r), r)
+	require.Equal(t, "leased", r["msgBody"])
+	handle := r["receiptHandle"].(string)
+
+	err := run(ctx, []string{"-addr", "127.0.0.1:0", "-data-dir", dir}, func(string) string { return "" }, io.Discard, io.Discard)
+	require.Error(t, err, "a second cmqd on the same directory")
+	assert.Contains(t, err.Error(), "lock")
+	require.NoError(t, stop())
+
+	base, _, _ = start(t, args, nil)
+	r = call(t, ctx, base, "", "", "Action", "GetQueueAttributes", "queueName", "jobs")
+	require.Equal(t, 0, code(r), r)
+	assert.Equal(t, []any{1.0, 1.0}, []any{r["activeMsgNum"], r["inactiveMsgNum"]})
+	r = call(t, ctx, base, "", "", "Action", "ReceiveMessage", "queueName", "jobs")
+	require.Equal(t, 0, code(r), r)
+	assert.Equal(t, "kept", r["msgBody"], "the message leased before the restart is still invisible")
+	r = call(t, ctx, base, "", "", "Action", "DeleteMessage", "queueName", "jobs", "receiptHandle", handle)
+	assert.Equal(t, 0, code(r), "the handle of a lease taken before the restart still works: %v", r)
+}

@@ -6,7 +6,8 @@
 //  1. take every parameter except Signature, with its raw (not
 //     URL-encoded) value, and replace every '_' in a name with '.';
 //  2. sort them by name in byte order and join them as name=value with '&';
-//  3. prefix method + host (with its port) + "/v2/index.php?";
+//  3. prefix method + host (with its port) + path + "?", the path being
+//     "/v2/index.php" (legacy CMQ) or the one requested ("/" for TDMQ-CMQ);
 //  4. HMAC the result with the SecretKey, SHA-1 unless SignatureMethod is
 //     HmacSHA256, and Base64-encode the digest.
 package cmqsigtest
@@ -26,6 +27,11 @@ import (
 // sigMethod is the request's SignatureMethod: "HmacSHA256" selects
 // SHA-256, anything else SHA-1.
 func Sign(method, host string, vals map[string]string, key, sigMethod string) string {
+	return SignPath(method, host, "/v2/index.php", vals, key, sigMethod)
+}
+
+// SignPath is [Sign] for a request to path, such as TDMQ-CMQ's "/".
+func SignPath(method, host, path string, vals map[string]string, key, sigMethod string) string {
 	names := make([]string, 0, len(vals))
 	for k := range vals {
 		if k != "Signature" {
@@ -37,7 +43,7 @@ func Sign(method, host string, vals map[string]string, key, sigMethod string) st
 	for i, k := range names {
 		parts[i] = strings.ReplaceAll(k, "_", ".") + "=" + vals[k]
 	}
-	s := method + host + "/v2/index.php?" + strings.Join(parts, "&")
+	s := method + host + path + "?" + strings.Join(parts, "&")
 	var h func() hash.Hash = sha1.New
 	if sigMethod == "HmacSHA256" {
 		h = sha256.New

@@ -10,20 +10,7 @@ import (
 	"strings"
 )
 
-// On-disk format (all integers little endian).
-//
-// A segment file is named %020d.wal after its number (1, 2, ...) and starts
-// with a 20-byte header:
-//
-//	magic "CMQWAL" | version uint16 (1) | segment number uint64 | crc32c of the first 16 bytes uint32
-//
-// followed by frames, each
-//
-//	length uint32 | ^length uint32 | crc32c(length bytes, payload) uint32 | payload
-//
-// The complement lets recovery tell a length that was written from one that
-// was not (a zero-filled tail fails it) or was damaged; the checksum covers
-// the length too, so a frame checks as a whole.
+// The on-disk format is described in the package documentation.
 const (
 	segHeaderSize   = 20
 	frameHeaderSize = 12
@@ -97,12 +84,11 @@ func tornSegHeader(b []byte, n uint64) bool {
 
 // appendFrame appends the frame of payload to b.
 func appendFrame(b, payload []byte) []byte {
-	var h [frameHeaderSize]byte
 	n := uint32(len(payload))
-	binary.LittleEndian.PutUint32(h[0:], n)
-	binary.LittleEndian.PutUint32(h[4:], ^n)
-	binary.LittleEndian.PutUint32(h[8:], frameCRC(h[:4], payload))
-	return append(append(b, h[:]...), payload...)
+	b = binary.LittleEndian.AppendUint32(b, n)
+	b = binary.LittleEndian.AppendUint32(b, ^n)
+	b = binary.LittleEndian.AppendUint32(b, frameCRC(b[len(b)-8:len(b)-4], payload))
+	return append(b, payload...)
 }
 
 func frameCRC(length, payload []byte) uint32 {

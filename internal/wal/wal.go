@@ -50,7 +50,8 @@ type segment struct {
 // payloads in frames, appended in order and replayed in order. All methods
 // are safe for concurrent use.
 //
-// A Log holds an exclusive lock on its directory until Close.
+// A Log holds an exclusive lock on its directory until Close. The zero Log
+// is not usable: Open returns one.
 type Log struct {
 	fs      FS
 	dir     string
@@ -346,7 +347,14 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	if err := l.usable(); err != nil {
 		return Pos{}, err
 	}
-	if l.off > segHeaderSize && l.off+frame > l.segMax {
+	for l.off > segHeaderSize && l.off+frame > l.segMax {
+		if l.syncing { // rotate closes the file the fsync uses
+			l.cond.Wait()
+			if err := l.usable(); err != nil {
+				return Pos{}, err
+			}
+			continue // another Append may have rotated meanwhile
+		}
 		if err := l.rotate(); err != nil {
 			return Pos{}, err
 		}
@@ -444,19 +452,15 @@ func (l *Log) arm() {
 	}
 }
 
-// tick is the SyncEvery timer: it fsyncs everything written and re-arms
-// only if frames were appended during the fsync.
+// tick is the SyncEvery timer: it fsyncs everything written. An Append
+// during the fsync finds the timer disarmed and arms it again.
 func (l *Log) tick() {
 	defer l.ticks.Done()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.armed = false
-	if l.closed {
-		return
-	}
-	l.syncTo(Pos{l.seg, l.off})
-	if l.err == nil && !l.armed && l.synced.Less(Pos{l.seg, l.off}) {
-		l.arm()
+	if !l.closed {
+		l.syncTo(Pos{l.seg, l.off})
 	}
 }
 
@@ -468,6 +472,9 @@ func (l *Log) tick() {
 func (l *Log) Rotate() (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for l.syncing { // rotate closes the file the fsync uses
+		l.cond.Wait()
+	}
 	if err := l.usable(); err != nil {
 		return 0, err
 	}
@@ -477,14 +484,9 @@ func (l *Log) Rotate() (uint64, error) {
 	return l.seg, nil
 }
 
-// rotate seals the current segment and starts the next. l.mu held.
+// rotate seals the current segment and starts the next. l.mu held, no
+// fsync in flight, the log usable.
 func (l *Log) rotate() error {
-	for l.syncing {
-		l.cond.Wait()
-	}
-	if err := l.usable(); err != nil {
-		return err
-	}
 	if err := l.f.Sync(); err != nil {
 		return l.fail("fsync", l.path(l.seg), err)
 	}

@@ -1,0 +1,442 @@
+package cmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opencmq/cmq/internal/wal"
+	"github.com/opencmq/cmq/internal/wal/faultfs"
+	"github.com/stretchr/testify/require"
+)
+
+// withFS makes a durable broker keep its log in fs (a fault-injecting one).
+func withFS(fs wal.FS) Option { return func(c *brokerConfig) { c.fs = fs } }
+
+// withSegmentBytes sets the size of the log's segments.
+func withSegmentBytes(n int64) Option { return func(c *brokerConfig) { c.segment = n } }
+
+// dump describes b's whole state, every field replay must restore, in a
+// stable order.
+func dump(t *testing.T, b *Broker) string {
+	t.Helper()
+	var sb strings.Builder
+	b.mu.RLock()
+	names := make([]string, 0, len(b.queues))
+	for k := range b.queues {
+		names = append(names, k)
+	}
+	fmt.Fprintf(&sb, "nextNum %d\n", b.nextNum)
+	b.mu.RUnlock()
+	slices.Sort(names)
+	for _, name := range names {
+		q, err := b.Queue(name)
+		require.NoError(t, err)
+		now, err := q.lock()
+		require.NoError(t, err)
+		dlq := ""
+		if q.dlq != nil {
+			dlq = q.dlq.name
+		}
+		set := q.set
+		set.deadLetter = nil // printed below, not as a pointer
+		fmt.Fprintf(&sb, "queue %s num %d id %s created %d modified %d nextSeq %d set %+v dl %+v dlq %q counts %d/%d/%d/%d stored %d\n",
+			q.name, q.num, q.id, q.created, q.modified, q.nextSeq, set, q.set.deadLetter, dlq,
+			q.active, q.inactive, q.delayed, q.rewound, q.stored)
+		for m := q.log.first(); m != nil; m = m.newer {
+			id := q.messageID(m.seq)
+			if m.dead != nil {
+				id = m.dead.id + fmt.Sprintf(" from %+v", m.dead.src)
+			}
+			fmt.Fprintf(&sb, "  %s seq %d body %q enq %d vis %d deq %d first %d nonce %x alive %v visible %v\n",
+				id, m.seq, m.body, m.enqueued, m.visibleAt, m.dequeues, m.firstDeq, m.nonce, m.where != inNone, m.visibleAt <= now)
+		}
+		q.unlock()
+	}
+	fmt.Fprintf(&sb, "stored %d\n", b.stored.Load())
+	return sb.String()
+}
+
+// workload changes b in every way the journal records, and returns a
+// receipt handle of a lease still running, on queue "main".
+func workload(t *testing.T, b *Broker) string {
+	t.Helper()
+	ctx := context.Background()
+	dead, err := b.CreateQueue(ctx, "dead", QueueAttributes{})
+	require.NoError(t, err)
+	_ = dead
+	q, err := b.CreateQueue(ctx, "main", QueueAttributes{VisibilityTimeout: Ptr(time.Hour), RewindPeriod: Ptr(time.Hour),
+		DeadLetterPolicy: &DeadLetterPolicy{DeadLetterQueue: "dead", Kind: DeadLetterOnMaxReceive, MaxReceiveCount: 1}})
+	require.NoError(t, err)
+	ttl, err := b.CreateQueue(ctx, "ttl", QueueAttributes{})
+	require.NoError(t, err)
+	gone, err := b.CreateQueue(ctx, "gone", QueueAttributes{})
+	require.NoError(t, err)
+	_, err = gone.Send(ctx, "in a deleted queue", 0)
+	require.NoError(t, err)
+	require.NoError(t, b.DeleteQueue(ctx, "gone"))
+	_, err = b.CreateQueue(ctx, "Gone", QueueAttributes{}) // the name again, a new number
+	require.NoError(t, err)
+
+	_, err = q.BatchSend(ctx, []string{"a", "b", "c", "d", "e"}, 0)
+	require.NoError(t, err)
+	_, err = q.Send(ctx, "delayed", time.Minute)
+	require.NoError(t, err)
+	ms, err := q.BatchReceive(ctx, 4, 0)
+	require.NoError(t, err)
+	require.NoError(t, q.Delete(ctx, ms[0].ReceiptHandle))                                         // kept for rewind
+	_, err = q.BatchDelete(ctx, []string{ms[1].ReceiptHandle, "0000000000000000ffffffffffffffff"}) // partly
+	require.ErrorIs(t, err, ErrBatchDeletePartial)
+	_, err = q.ChangeVisibility(ctx, ms[2].ReceiptHandle, 0) // visible again: the next receive moves it
+	require.NoError(t, err)
+	m, err := q.Receive(ctx, 0) // moves "c" (received once) to dead, then takes "e"
+	require.NoError(t, err)
+	require.Equal(t, "e", m.Body)
+	require.NoError(t, q.SetAttributes(ctx, QueueAttributes{MaxMsgSize: Ptr(2048)}))
+
+	_, err = ttl.Send(ctx, "purged", 0)
+	require.NoError(t, err)
+	require.NoError(t, ttl.Purge(ctx))
+	_, err = ttl.Send(ctx, "kept", 0)
+	require.NoError(t, err)
+	require.NoError(t, ttl.SetAttributes(ctx, QueueAttributes{DeadLetterPolicy: &DeadLetterPolicy{DeadLetterQueue: "dead", Kind: DeadLetterOnTimeToLive, MaxTimeToLive: 5 * time.Minute}}))
+	require.NoError(t, ttl.UnbindDeadLetterQueue(ctx))
+	return ms[3].ReceiptHandle
+}
+
+// A durable broker reopened is exactly the broker that was closed, and a
+// lease's receipt handle still works.
+func TestDurableReopenExact(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, dir)
+	require.NoError(t, err)
+	handle := workload(t, b)
+	// A rewind revives the deleted and received messages.
+	q, _ := b.Queue("main")
+	require.NoError(t, q.Rewind(ctx, time.Unix(0, q.created)))
+	before := dump(t, b)
+	require.NoError(t, b.Close())
+
+	b, err = Open(ctx, dir)
+	require.NoError(t, err)
+	defer b.Close()
+	require.Equal(t, before, dump(t, b))
+	q, _ = b.Queue("main")
+	_ = handle // rewound: its handle stopped working before the close
+	m, err := q.Receive(ctx, 0)
+	require.NoError(t, err)
+	before = dump(t, b)
+	require.NoError(t, b.Close())
+	b, err = Open(ctx, dir)
+	require.NoError(t, err)
+	require.Equal(t, before, dump(t, b))
+	q, _ = b.Queue("main")
+	require.NoError(t, q.Delete(ctx, m.ReceiptHandle), "a lease taken before the reopen keeps its handle")
+}
+
+// Ids never repeat across restarts, even after the records of a deleted
+// queue are compacted away; the clock never goes back behind the log.
+func TestDurableIDsAndClock(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	seen := map[string]bool{}
+	var last int64
+	for round := range 4 {
+		b, err := Open(ctx, dir, withSegmentBytes(4096))
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, b.now(), last, "round %d: the clock went back", round)
+		name := fmt.Sprintf("q%d", round%2)
+		b.DeleteQueue(ctx, name)
+		q, err := b.CreateQueue(ctx, name, QueueAttributes{})
+		require.NoError(t, err)
+		for range 50 {
+			id, err := q.Send(ctx, strings.Repeat("x", 100), 0)
+			require.NoError(t, err)
+			require.False(t, seen[id], "id %s repeated", id)
+			seen[id] = true
+		}
+		last = b.now()
+		require.NoError(t, b.Close())
+	}
+}
+
+// The clock of a broker reopened on a machine whose wall clock is behind
+// the log starts at the log's last instant.
+func TestDurableClockNotBehindLog(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	b, err := Open(ctx, dir) // today's wall clock
+	require.NoError(t, err)
+	q, err := b.CreateQueue(ctx, "q", QueueAttributes{})
+	require.NoError(t, err)
+	_, err = q.Send(ctx, "m", 0)
+	require.NoError(t, err)
+	logged := q.log.first().enqueued // the send's instant: the log's last
+	require.NoError(t, b.Close())
+	synctest.Test(t, func(t *testing.T) { // the bubble's clock reads the year 2000
+		b, err := Open(ctx, dir)
+		require.NoError(t, err)
+		defer b.Close()
+		require.GreaterOrEqual(t, b.now(), logged)
+		q, _ := b.Queue("q")
+		m, err := q.Receive(ctx, 0)
+		require.NoError(t, err, "the message is visible: its enqueue time is not in the broker's future")
+		require.Equal(t, "m", m.Body)
+	})
+}
+
+// A torn last record (a crash mid-write) is cut at every byte offset: the
+// broker opens with everything before it, and works on.
+func TestDurableTornTail(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, dir)
+	require.NoError(t, err)
+	workload(t, b)
+	q, _ := b.Queue("main")
+	before := dump(t, b)
+	seg := filepath.Join(dir, "00000000000000000001.wal")
+	st, err := os.Stat(seg)
+	require.NoError(t, err)
+	start := st.Size()
+	_, err = q.BatchSend(ctx, []string{"last", "batch"}, 0)
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+	full, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	for cut := start; cut < int64(len(full)); cut++ {
+		d := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(d, filepath.Base(seg)), full[:cut], 0o644))
+		b, err := Open(ctx, d)
+		require.NoError(t, err, "cut at %d", cut)
+		require.Equal(t, before, dump(t, b), "cut at %d: only the torn batch may be lost", cut)
+		q, _ := b.Queue("main")
+		_, err = q.Send(ctx, "after", 0)
+		require.NoError(t, err)
+		require.NoError(t, b.Close())
+	}
+}
+
+// A flipped byte in the middle of the log makes Open fail, naming the file
+// and the offset.
+func TestDurableCorruptMiddle(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, dir)
+	require.NoError(t, err)
+	workload(t, b)
+	require.NoError(t, b.Close())
+	seg := filepath.Join(dir, "00000000000000000001.wal")
+	data, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	for _, at := range []int{len(data) / 3, len(data) / 2, 2 * len(data) / 3} {
+		bad := slices.Clone(data)
+		bad[at] ^= 0x40
+		d := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(d, filepath.Base(seg)), bad, 0o644))
+		_, err := Open(ctx, d)
+		require.ErrorIs(t, err, ErrJournal, "flip at %d", at)
+		require.ErrorIs(t, err, wal.ErrCorrupt)
+		require.Contains(t, err.Error(), filepath.Base(seg))
+		require.Contains(t, err.Error(), "offset")
+	}
+}
+
+// A second Open of a directory in use fails.
+func TestDurableLocked(t *testing.T) {
+	dir := t.TempDir()
+	b, err := Open(context.Background(), dir)
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = Open(context.Background(), dir)
+	require.ErrorIs(t, err, ErrJournal)
+	require.ErrorIs(t, err, wal.ErrLocked)
+}
+
+// Power loss: under SyncAlways every acknowledged send and delete survives
+// a crash that drops a random part of what was not synced.
+func TestDurablePowerLoss(t *testing.T) {
+	rounds := 30
+	if soaking() {
+		rounds = 500
+	}
+	ctx := context.Background()
+	for round := range rounds {
+		fs := faultfs.New()
+		b, err := Open(ctx, "/d", withFS(fs))
+		require.NoError(t, err)
+		q, err := b.CreateQueue(ctx, "q", QueueAttributes{})
+		require.NoError(t, err)
+		var mu sync.Mutex
+		sent, deleted, deleting := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for g := range 4 {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(round), uint64(g)))
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if r.IntN(2) == 0 {
+						id, err := q.Send(ctx, fmt.Sprintf("r%d-g%d-%d", round, g, i), 0)
+						if err != nil {
+							return // crashed
+						}
+						mu.Lock()
+						sent[id] = true
+						mu.Unlock()
+						continue
+					}
+					m, err := q.Receive(ctx, 0)
+					if errors.Is(err, ErrNoMessage) {
+						continue
+					}
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					deleting[m.ID] = true // may be durable before it is acknowledged
+					mu.Unlock()
+					if q.Delete(ctx, m.ReceiptHandle) != nil {
+						return
+					}
+					mu.Lock()
+					deleted[m.ID] = true
+					mu.Unlock()
+				}
+			})
+		}
+		for {
+			mu.Lock()
+			n := len(sent)
+			mu.Unlock()
+			if n >= 20+round%40 {
+				break
+			}
+			time.Sleep(100 * time.Microsecond) // a real file system under real goroutines: poll the count
+		}
+		mu.Lock()
+		crashed := fs.Crash(rand.New(rand.NewPCG(uint64(round), 99)))
+		ackedSent, ackedDeleted, begun := maps(sent), maps(deleted), maps(deleting)
+		mu.Unlock()
+		close(stop)
+		wg.Wait()
+		b.Close()
+
+		b, err = Open(ctx, "/d", withFS(crashed))
+		require.NoError(t, err, "round %d", round)
+		q, err = b.Queue("q")
+		require.NoError(t, err)
+		present := map[string]bool{}
+		q.mu.Lock()
+		for m := q.log.first(); m != nil; m = m.newer {
+			present[q.messageID(m.seq)] = true
+		}
+		q.mu.Unlock()
+		for id := range ackedSent {
+			if !ackedDeleted[id] && !begun[id] && !present[id] {
+				t.Fatalf("round %d: acknowledged message %s lost", round, id)
+			}
+		}
+		for id := range ackedDeleted {
+			require.False(t, present[id], "round %d: acknowledged delete of %s undone", round, id)
+		}
+		require.NoError(t, b.Close())
+	}
+}
+
+func maps(m map[string]bool) map[string]bool {
+	c := make(map[string]bool, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// A failed fsync fails the broker for good: the call that met it and every
+// later one return ErrJournal, and the fsync is never retried.
+func TestDurableSyncFailure(t *testing.T) {
+	ctx := context.Background()
+	fs := faultfs.New()
+	b, err := Open(ctx, "/d", withFS(fs))
+	require.NoError(t, err)
+	defer b.Close()
+	q, err := b.CreateQueue(ctx, "q", QueueAttributes{})
+	require.NoError(t, err)
+	boom := errors.New("EIO")
+	fs.SetFault(func(op faultfs.Op, _ string) error {
+		if op == faultfs.OpSync {
+			return boom
+		}
+		return nil
+	})
+	_, err = q.Send(ctx, "lost", 0)
+	require.ErrorIs(t, err, ErrJournal)
+	syncs := fs.Count(faultfs.OpSync)
+	fs.SetFault(nil)
+	_, err = q.Send(ctx, "refused", 0)
+	require.ErrorIs(t, err, ErrJournal)
+	_, err = b.CreateQueue(ctx, "other", QueueAttributes{})
+	require.ErrorIs(t, err, ErrJournal)
+	require.Equal(t, syncs, fs.Count(faultfs.OpSync), "no fsync after the failure")
+}
+
+// Compaction keeps the log at most twice the live data plus a segment, and
+// disk use shrinks when messages are deleted or expire.
+func TestDurableCompaction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		const seg = 64 << 10
+		b, err := Open(ctx, dir, withSegmentBytes(seg), WithSync(SyncNone))
+		require.NoError(t, err)
+		q, err := b.CreateQueue(ctx, "q", QueueAttributes{MsgRetention: Ptr(time.Minute)})
+		require.NoError(t, err)
+		body := strings.Repeat("x", 1000)
+		peak := int64(0)
+		for i := range 2000 {
+			_, err := q.Send(ctx, body, 0)
+			require.NoError(t, err)
+			if i%2 == 1 { // every other message is received and deleted
+				m, err := q.Receive(ctx, 0)
+				require.NoError(t, err)
+				require.NoError(t, q.Delete(ctx, m.ReceiptHandle))
+			}
+			synctest.Wait() // a compaction started by this call has finished
+			live := b.stored.Load()
+			size := b.j.log.Size()
+			peak = max(peak, size)
+			require.LessOrEqual(t, size, 2*live+2*seg+64<<10, "step %d: log %d bytes for %d live", i, size, live)
+		}
+		full := b.j.log.Size()
+		time.Sleep(61 * time.Second) // every message expires
+		_, err = q.Send(ctx, "after", 0)
+		require.NoError(t, err)
+		synctest.Wait()
+		_, err = q.Send(ctx, "after", 0) // the first send dropped the expired ones and may have started it
+		require.NoError(t, err)
+		synctest.Wait()
+		shrunk := b.j.log.Size()
+		require.Less(t, shrunk, full/4, "expired messages leave the log: %d bytes, was %d", shrunk, full)
+		before := dump(t, b)
+		require.NoError(t, b.Close())
+		b, err = Open(ctx, dir, withSegmentBytes(seg))
+		require.NoError(t, err)
+		defer b.Close()
+		require.Equal(t, before, dump(t, b))
+		t.Logf("peak %d bytes, full %d, after expiry %d", peak, full, shrunk)
+	})
+}
