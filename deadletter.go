@@ -205,6 +205,7 @@ func (q *Queue) moveToDeadLetter(m *message, now int64) {
 // moveLocked is moveToDeadLetter for a caller that holds the dead-letter
 // queue's lock too (if q has a dead-letter queue).
 func (q *Queue) moveLocked(m *message, now int64) {
+	q.counters.deadLettered++
 	id := q.messageID(m.seq) // the id outlives the queue and seq it is made of
 	if m.dead != nil {
 		id = m.dead.id
@@ -238,6 +239,7 @@ func (q *Queue) moveLocked(m *message, now int64) {
 	m.enqueued, m.visibleAt, m.firstDeq, m.nonce, m.dequeues = dnow, dnow, 0, 0, 0
 	d.log.push(m)
 	d.insert(m, inReady) // visible at once, like a send without delay
+	d.counters.deadLetter++
 	d.account(messageBytes(len(m.body)))
 	q.logMove(dnow, seq, m, d)
 	d.waiters.wake(1)

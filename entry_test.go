@@ -71,7 +71,8 @@ func TestEveryMethodAfterClose(t *testing.T) {
 					_, _, err := b.ListDeadLetterSourceQueues(ctx, bad, badList)
 					return err
 				},
-				"Queue": func() error { _, err := b.Queue(bad); return err },
+				"Queue":  func() error { _, err := b.Queue(bad); return err },
+				"Health": func() error { return b.Health() },
 				"CreateTopic": func() error {
 					_, err := b.CreateTopic(ctx, bad, cmq.TopicAttributes{MaxMsgSize: cmq.Ptr(-1)})
 					return err
@@ -93,6 +94,7 @@ func TestEveryMethodAfterClose(t *testing.T) {
 				"Purge":                 func() error { return q.Purge(ctx) },
 				"Rewind":                func() error { return q.Rewind(ctx, time.Time{}) },
 				"UnbindDeadLetterQueue": func() error { return q.UnbindDeadLetterQueue(ctx) },
+				"Stats":                 func() error { _, err := q.Stats(); return err },
 			},
 			reflect.TypeOf(svc): {
 				"CreateQueue":        func() error { _, err := svc.CreateQueue(ctx, bad, badAttrs); return err },
@@ -129,6 +131,7 @@ func TestEveryMethodAfterClose(t *testing.T) {
 			"*cmq.Broker.Close":   "idempotent: returns nil (TestCloseIdempotentAndFinal)",
 			"*cmq.Broker.Limits":  "returns no error",
 			"*cmq.Broker.Service": "returns no error; the adapter's methods are in the table",
+			"*cmq.Broker.Stats":   "returns no error: Closed and no queues after Close (TestStatsAfterDeleteAndClose)",
 			"*cmq.Queue.Name":     "returns no error",
 			"*cmq.Queue.ID":       "returns no error",
 		}

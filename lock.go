@@ -59,6 +59,7 @@ func (q *Queue) unlock() error { return q.unlockWith(nil) }
 // unlockInto is unlock for a deferred call: a journal error replaces
 // *err, since the change the call made is not durable.
 func (q *Queue) unlockInto(err *error) {
+	q.counters.note(*err)
 	if e := q.unlock(); e != nil {
 		*err = e
 	}

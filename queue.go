@@ -44,6 +44,8 @@ type Queue struct {
 	num      uint64 // the queue's number in the broker: its message ids start with it
 	stored   int64  // bytes its retained messages count against the broker (messageBytes)
 
+	counters queueCounters // for Stats
+
 	rec  enc     // a durable broker's record being written
 	jpos wal.Pos // the last record appended under mu: unlock waits until it is durable
 
@@ -391,6 +393,7 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 		q.insert(m, to)
 	}
 	q.stored += bytes // reserve counted them in the broker's total
+	q.counters.sent += uint64(n)
 	q.logSend(now, delay, q.nextSeq-uint64(n), bodies)
 	if *ids == nil {
 		*ids = make([]string, n)
@@ -441,6 +444,7 @@ func (q *Queue) Delete(ctx context.Context, h string) (err error) {
 // remove deletes a message that is in the index: it is kept for rewind or
 // dropped. The caller holds q.mu.
 func (q *Queue) remove(m *message) {
+	q.counters.deleted++
 	m.nonce = 0
 	if q.set.rewindPeriod > 0 {
 		q.unlink(m)

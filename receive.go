@@ -115,6 +115,7 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 	if len(ms) == 0 {
 		return out
 	}
+	q.counters.received += uint64(len(ms))
 	q.setHandles(out[start:], ms)
 	q.logUpdate(now, ms)
 	q.armTimer(now) // receives still waiting get these back when their timeout ends

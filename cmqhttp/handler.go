@@ -61,6 +61,13 @@ type Config struct {
 	// Now is the clock that Timestamps are checked against. Nil means
 	// time.Now.
 	Now func() time.Time
+	// Observe, when not nil, is called once per request after its answer
+	// is written, with the action ("" unless it is one the handler
+	// serves, so the values are few), CMQ's code in the answer, and the
+	// time from the request's start (a long poll's wait included). cmqd
+	// feeds its latency histograms with it. It must be safe for
+	// concurrent use and quick.
+	Observe func(action string, code int, d time.Duration)
 }
 
 // SmallBytes is the size up to which a request or an answer is not counted
@@ -80,6 +87,7 @@ type Handler struct {
 	mem          *budget
 	writeTimeout time.Duration
 	actions      map[string]action
+	observe      func(action string, code int, d time.Duration)
 }
 
 // action runs one CMQ action and returns its answer: nil when it has no
@@ -95,6 +103,7 @@ func NewHandler(b *cmq.Broker, c Config) *Handler {
 		log:      c.Logger,
 		maxBytes: c.MaxRequestBytes,
 		now:      c.Now,
+		observe:  c.Observe,
 	}
 	for id, key := range c.Credentials {
 		h.creds[id] = key
@@ -222,6 +231,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g, ok := out.(handOver); ok && werr != nil {
 		g.giveBack()
 		why = "answer not written: messages made visible again"
+	}
+	if h.observe != nil {
+		known := action
+		if _, ok := h.actions[action]; !ok {
+			known = ""
+		}
+		h.observe(known, code, time.Since(start))
 	}
 	if h.log.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []slog.Attr{

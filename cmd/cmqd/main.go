@@ -83,6 +83,8 @@ type config struct {
 	tlsKey          string
 	dataDir         string
 	sync            cmq.SyncPolicy
+	adminAddr       string
+	console         bool
 }
 
 // flagSet returns cmqd's flags, bound to c, reading the credentials'
@@ -125,6 +127,8 @@ func flagSet(c *config, getenv func(string) string) *flag.FlagSet {
 	fs.Var(syncFlag{&c.sync}, "sync", "with -data-dir, when changes reach the disk: `always` (the default: fsync before each answer; concurrent requests share one), none (the kernel decides; survives a crash of cmqd, not of the machine) or a duration such as 10ms (a power loss loses at most that)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM), with -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key `file` (PEM) for -tls-cert")
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics (Prometheus), /healthz and /readyz on this `address`, e.g. 127.0.0.1:9090; none: no admin listener")
+	fs.BoolVar(&c.console, "console", false, "serve the read-only web console at / on -admin-addr (with -secret-id: HTTP basic auth with SecretId and SecretKey, as /metrics)")
 	return fs
 }
 
@@ -168,6 +172,9 @@ func parseConfig(args []string, getenv func(string) string, errOut io.Writer) (c
 	}
 	if c.maxNonces < 1 {
 		return c, errors.New("-max-nonces must be positive")
+	}
+	if c.console && c.adminAddr == "" {
+		return c, errors.New("-console needs -admin-addr")
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("give both -tls-cert and -tls-key, or neither")
@@ -230,6 +237,18 @@ func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handl
 	if c.secretID != "" {
 		hc.Credentials = map[string]string{c.secretID: c.secretKey}
 	}
+	stopping := func() {} // readiness turns 503 when shutdown begins
+	if c.adminAddr != "" {
+		adm := newAdmin(b, hc.Credentials, log)
+		hc.Observe = adm.observe
+		addr, stopAdmin, err := adm.serve(ctx, c.adminAddr, c.console)
+		if err != nil {
+			return err
+		}
+		defer stopAdmin() // after the API server's shutdown
+		stopping = func() { adm.draining.Store(true) }
+		log.Info("cmqd admin listening", "admin", addr, "console", c.console)
+	}
 	var h http.Handler = cmqhttp.NewHandler(b, hc)
 	if wrap != nil {
 		h = wrap(h)
@@ -285,6 +304,7 @@ func serve(ctx context.Context, c config, logOut io.Writer, wrap func(http.Handl
 	case <-ctx.Done():
 	}
 	log.Info("cmqd shutting down")
+	stopping()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
 	defer cancel()
 	// Shutdown closes the listeners, then runs cancelBase: long polls

@@ -144,7 +144,7 @@ func TestRunUsage(t *testing.T) {
 	assert.True(t, strings.HasPrefix(stdout.String(), "Usage: cmqd [flags]\n"), stdout.String())
 	var c config
 	flagSet(&c, noEnv).VisitAll(func(f *flag.Flag) {
-		assert.Contains(t, stdout.String(), "  -"+f.Name+" ", "flag %s is in the usage text", f.Name)
+		assert.Regexp(t, `\n  -`+f.Name+`[ \n]`, stdout.String(), "flag %s is in the usage text", f.Name)
 	})
 
 	stdout.Reset()

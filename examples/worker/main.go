@@ -1,8 +1,9 @@
-// Command worker runs a small job queue: a producer sends jobs, several
-// consumers long-poll for them and delete each job once it is done, and
-// one consumer crashes in the middle of a job. The crashed job is not lost:
-// its visibility timeout ends, it becomes visible again, and another
-// consumer finishes it. Runs in about two seconds.
+// Command worker runs a small job queue with package worker: a producer
+// sends jobs, four handlers long-poll for them in batches, and each job is
+// deleted once its handler returns nil. One job fails on its first try and
+// comes back after a short retry delay; one handler panics and the worker
+// recovers; one job is slow and keeps its lease while it runs, though the
+// queue's visibility timeout is one second. Runs in about two seconds.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opencmq/cmq"
+	"github.com/opencmq/cmq/worker"
 )
 
 const jobs = 12
@@ -24,94 +26,74 @@ func main() {
 		log.Fatal(err)
 	}
 	defer b.Close()
-	ctx := context.Background()
-
-	// A short visibility timeout so the crashed job comes back quickly.
-	q, err := b.CreateQueue(ctx, "jobs", cmq.QueueAttributes{
-		VisibilityTimeout: cmq.Ptr(1 * time.Second),
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	// Cancelling polling ends the consumers' long polls.
-	polling, cancel := context.WithCancel(ctx)
+	svc := b.Service() // in-process; a remote client works the same way
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	var (
-		mu   sync.Mutex
-		done = map[string]string{} // job body -> consumer that finished it
-		wg   sync.WaitGroup
-	)
-	finished := make(chan struct{})
-
-	consumer := func(name string, crashOnFirst bool) {
-		defer wg.Done()
-		for {
-			// Long poll: wait up to 5 s for a job; return at once when one
-			// is sent or becomes visible again.
-			m, err := q.Receive(polling, 5*time.Second)
-			switch {
-			case errors.Is(err, cmq.ErrNoMessage):
-				continue
-			case err != nil: // context cancelled or broker closed: stop
-				return
-			}
-			if crashOnFirst {
-				fmt.Printf("%s: crashed while working on %q (dequeue count %d)\n", name, m.Body, m.DequeueCount)
-				return // never deletes: the job comes back after 1 s
-			}
-			// Work, then delete with the receipt handle of this receive.
-			time.Sleep(20 * time.Millisecond)
-			if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
-				fmt.Printf("%s: delete %q: %v\n", name, m.Body, err)
-				continue
-			}
-			mu.Lock()
-			done[m.Body] = name
-			if m.DequeueCount > 1 {
-				fmt.Printf("%s: finished %q on delivery %d\n", name, m.Body, m.DequeueCount)
-			}
-			if len(done) == jobs {
-				close(finished)
-			}
-			mu.Unlock()
-		}
+	// A one-second visibility timeout: the slow job needs its lease renewed.
+	if _, err := svc.CreateQueue(ctx, "jobs", cmq.QueueAttributes{
+		VisibilityTimeout: cmq.Ptr(1 * time.Second),
+		PollingWait:       cmq.Ptr(5 * time.Second),
+	}); err != nil {
+		log.Fatal(err)
 	}
-
-	wg.Add(4)
-	go consumer("crasher", true)
-	go consumer("worker-1", false)
-	go consumer("worker-2", false)
-	go consumer("worker-3", false)
-
 	bodies := make([]string, jobs)
 	for i := range bodies {
 		bodies[i] = fmt.Sprintf("job-%02d", i)
 	}
-	ids, err := q.BatchSend(ctx, bodies, 0)
+	if _, err := svc.BatchSendMessage(ctx, "jobs", bodies, 0); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("producer: sent %d jobs\n", jobs)
+
+	var (
+		mu   sync.Mutex
+		done = map[string]int{} // job -> delivery that finished it
+	)
+	handler := func(ctx context.Context, m cmq.Message) error {
+		switch {
+		case m.Body == "job-03" && m.DequeueCount == 1:
+			return errors.New("database unavailable")
+		case m.Body == "job-07" && m.DequeueCount == 1:
+			panic("nil map")
+		case m.Body == "job-11":
+			time.Sleep(1500 * time.Millisecond) // longer than the visibility timeout
+		default:
+			time.Sleep(20 * time.Millisecond)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		done[m.Body] = m.DequeueCount
+		if len(done) == jobs {
+			cancel() // every job done: stop the worker
+		}
+		return nil
+	}
+	err = worker.Run(ctx, svc, "jobs", handler, worker.Options{
+		Concurrency: 4,
+		RetryDelay:  200 * time.Millisecond,
+		GracePeriod: 5 * time.Second,
+		OnError: func(m *cmq.Message, err error) {
+			var p *worker.PanicError
+			switch {
+			case errors.As(err, &p):
+				fmt.Printf("handler panicked on %s (%v): it comes back\n", m.Body, p.Value)
+			case m != nil:
+				fmt.Printf("handler failed on %s (%v): it comes back\n", m.Body, err)
+			default:
+				fmt.Println("worker:", err)
+			}
+		},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("producer: sent %d jobs\n", len(ids))
-
-	select {
-	case <-finished:
-	case <-time.After(10 * time.Second):
-		log.Fatal("jobs did not finish")
+	for _, job := range []string{"job-03", "job-07", "job-11"} {
+		fmt.Printf("%s finished on delivery %d\n", job, done[job])
 	}
-	cancel()
-	wg.Wait()
-
-	per := map[string]int{}
-	for _, who := range done {
-		per[who]++
-	}
-	fmt.Printf("all %d jobs done: worker-1 %d, worker-2 %d, worker-3 %d\n",
-		len(done), per["worker-1"], per["worker-2"], per["worker-3"])
-	info, err := q.Attributes(ctx)
+	info, err := svc.GetQueueAttributes(context.Background(), "jobs")
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("queue: active %d, inactive %d\n", info.ActiveMsgNum, info.InactiveMsgNum)
+	fmt.Printf("all %d jobs done; queue: active %d, inactive %d\n", len(done), info.ActiveMsgNum, info.InactiveMsgNum)
 }
