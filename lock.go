@@ -38,7 +38,14 @@ func (q *Queue) lock() (int64, error) {
 
 // lockHeld is lock for a caller that holds the broker's lock: it does not
 // pull from sources, which needs that lock.
+//
+// The clock is read just before the lock is taken, so that a contended
+// lock is not held for the clock read too; the instant used is the later
+// of that reading and the queue's horizon (the instant of the operation
+// before), so the instants of a queue's operations never go back, in the
+// order they hold the lock.
 func (q *Queue) lockHeld() (int64, error) {
+	t := q.b.now()
 	q.mu.Lock()
 	switch {
 	case q.state == stateClosed, q.b.closed.Load(): // a queue deleted before Close too
@@ -48,7 +55,7 @@ func (q *Queue) lockHeld() (int64, error) {
 		q.mu.Unlock()
 		return 0, ErrQueueNotExist
 	}
-	now := max(q.b.now(), q.horizon)
+	now := max(t, q.horizon)
 	q.advance(now)
 	return now, nil
 }
