@@ -44,7 +44,7 @@
 //   - Through [Service], CMQ's actions addressed by queue name, for code
 //     that must also run against cmqd or Tencent's TDMQ-CMQ. [Broker.Service]
 //     is the in-process implementation; the remote client in package
-//     cmqclient (coming) implements it over CMQ's HTTP API, so such
+//     cmqclient implements it over CMQ's HTTP API, so such
 //     code moves between them by changing one constructor.
 //   - Over the wire, through cmqd (package cmqhttp), for clients in any
 //     language that speak CMQ's HTTP API.
@@ -75,6 +75,43 @@
 // ends with nothing consumed. A durable broker will likewise wait for its
 // sync without cancellation, because by then the change is already
 // visible to other callers.
+//
+// # Durability
+//
+// [NewBroker] keeps everything in memory: it dies with the process. [Open]
+// keeps a broker in a directory instead: every change is appended to a
+// write-ahead log (package internal/wal: CRC32C-checked records in segment
+// files) while the lock that orders it is held, and the call returns once
+// the record is durable under the [SyncPolicy] given with [WithSync]:
+//
+//   - [SyncAlways] (the default): the call returns after an fsync that
+//     covers it; concurrent calls share one fsync (group commit, with no
+//     goroutine or timer while idle). Nothing acknowledged is lost, even
+//     to a power loss.
+//   - [SyncEvery](d): a timer, armed only while changes wait, fsyncs
+//     within d; a power loss loses at most the last d.
+//   - [SyncNone]: the kernel writes back when it likes.
+//
+// Under every policy a call that returned has handed its record to the
+// kernel, so it survives the process being killed (kill -9). Reopening
+// rebuilds the exact state: queues with their ids, attributes, times and
+// dead-letter bindings; every message with its visibility, delay, dequeue
+// count, first dequeue time and retention clock; deleted messages kept for
+// rewind. A lease running at the close keeps its receipt handle until its
+// next visible time. Message ids never repeat across restarts, and the
+// clock starts no earlier than the last logged instant. Token buckets
+// start full. Expiry by retention or time-to-live follows from the logged
+// times and needs no record.
+//
+// A record cut short at the very end of the log (a crash mid-write) is cut
+// and logged; any other damage makes [Open] fail with an [ErrJournal] that
+// names the file and offset. If a write or fsync fails, the broker refuses
+// every later call with ErrJournal and never retries the fsync (a retried
+// fsync can report success for data that was lost). The log is compacted
+// in the background, by a goroutine that exists only while it runs, when
+// it holds more than twice the live data plus a segment: every queue is
+// snapshotted into new segments, one queue at a time under its lock, and
+// the old segments are removed.
 //
 // # Time
 //
@@ -118,8 +155,8 @@
 // visible time first, ties in send order), where CMQ promises no order;
 // counts are exact where CMQ's are approximate; durations may be finer than
 // a second; a deleted queue's name may be reused at once (no 6040); the
-// 20,000 delayed-message limit (6070) is not modelled; messages live in
-// memory only and are lost with the process.
+// 20,000 delayed-message limit (6070) is not modelled; a broker made by
+// [NewBroker] keeps messages in memory only (see Durability for [Open]).
 //
 // Rules this package settles where CMQ is silent: a dead-letter move keeps
 // the message id and body, and the moved message starts afresh in the

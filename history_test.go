@@ -55,6 +55,14 @@ func TestHistory(t *testing.T) {
 			t.Fatalf("round %d (seed %d) failed", round, cfg.seed)
 		}
 		total.add(s)
+		// The same against a durable broker closed and reopened at
+		// random instants while producers and consumers run.
+		cfg.durable = true
+		synctest.Test(t, func(t *testing.T) { s = runHistory(t, cfg) })
+		if t.Failed() {
+			t.Fatalf("round %d (seed %d), durable broker, failed", round, cfg.seed)
+		}
+		total.add(s)
 		total.rounds++
 		if round >= 2 && time.Since(start) >= *soakFor {
 			break
@@ -66,10 +74,11 @@ func TestHistory(t *testing.T) {
 type historyConfig struct {
 	seed                                      uint64
 	queues, producers, consumers, perProducer int
+	durable                                   bool // cmq.Open, reopened now and then
 }
 
 type historyStats struct {
-	rounds, sends, deliveries, deletes, lateDeletes, crashes, extends int
+	rounds, sends, deliveries, deletes, lateDeletes, crashes, extends, reopens int
 }
 
 func (s *historyStats) add(o historyStats) {
@@ -79,11 +88,12 @@ func (s *historyStats) add(o historyStats) {
 	s.lateDeletes += o.lateDeletes
 	s.crashes += o.crashes
 	s.extends += o.extends
+	s.reopens += o.reopens
 }
 
 func (s historyStats) String() string {
-	return fmt.Sprintf("%d sends, %d deliveries, %d deletes, %d late deletes refused, %d crashes, %d lease extensions",
-		s.sends, s.deliveries, s.deletes, s.lateDeletes, s.crashes, s.extends)
+	return fmt.Sprintf("%d sends, %d deliveries, %d deletes, %d late deletes refused, %d crashes, %d lease extensions, %d reopens of a durable broker",
+		s.sends, s.deliveries, s.deletes, s.lateDeletes, s.crashes, s.extends, s.reopens)
 }
 
 // Events of the history. Times are the broker's (the bubble's fake clock).
@@ -130,9 +140,19 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 	const vt = 2 * time.Second
 	l := cmq.DefaultLimits()
 	l.QPS = 0
-	b, err := cmq.NewBroker(cmq.WithLimits(l))
-	require.NoError(t, err)
-	defer b.Close()
+	dir := t.TempDir()
+	open := func() *cmq.Broker {
+		if cfg.durable {
+			b, err := cmq.Open(t.Context(), dir, cmq.WithLimits(l), cmq.WithSync(cmq.SyncNone))
+			require.NoError(t, err)
+			return b
+		}
+		b, err := cmq.NewBroker(cmq.WithLimits(l))
+		require.NoError(t, err)
+		return b
+	}
+	b := open()
+	defer func() { b.Close() }()
 	h := &history{
 		sends:   map[string]histSend{},
 		leases:  map[string][]*histLease{},
@@ -143,6 +163,7 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 	var deleted atomic.Int64
 	var wg sync.WaitGroup
 	queues := make([]*cmq.Queue, cfg.queues)
+	var current atomic.Pointer[[]*cmq.Queue] // the queues of the broker open now
 	for qi := range queues {
 		q, err := b.CreateQueue(t.Context(), fmt.Sprintf("history-%d", qi), cmq.QueueAttributes{
 			VisibilityTimeout: cmq.Ptr(vt),
@@ -150,6 +171,10 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 		})
 		require.NoError(t, err)
 		queues[qi] = q
+	}
+	current.Store(&queues)
+	for qi := range queues {
+		q := func() *cmq.Queue { return (*current.Load())[qi] }
 		for p := range cfg.producers {
 			rng := rand.New(rand.NewPCG(cfg.seed, uint64(qi*1000+p)))
 			wg.Go(func() { histProduce(t, h, q, rng, p, cfg.perProducer) })
@@ -158,6 +183,28 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 			rng := rand.New(rand.NewPCG(cfg.seed, uint64(qi*1000+500+c)))
 			wg.Go(func() { histConsume(t, h, q, rng, vt, &deleted, int64(total)) })
 		}
+	}
+	if cfg.durable {
+		// Close and reopen at random instants: a call the close catches
+		// returns ErrClosed having done nothing, and is retried on the
+		// reopened broker; leases and handles carry over.
+		rng := rand.New(rand.NewPCG(cfg.seed, 99))
+		for deleted.Load() < int64(total) {
+			time.Sleep(time.Duration(500+rng.IntN(3000)) * time.Millisecond)
+			require.NoError(t, b.Close())
+			b = open()
+			next := make([]*cmq.Queue, len(queues))
+			for qi := range next {
+				q, err := b.Queue(queues[qi].Name())
+				require.NoError(t, err)
+				next[qi] = q
+			}
+			current.Store(&next)
+			h.mu.Lock()
+			h.stats.reopens++
+			h.mu.Unlock()
+		}
+		queues = *current.Load()
 	}
 	wg.Wait()
 
@@ -174,7 +221,8 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 }
 
 // produce sends n messages, singly or in batches, some delayed.
-func histProduce(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, p, n int) {
+func histProduce(t *testing.T, h *history, queue func() *cmq.Queue, rng *rand.Rand, p, n int) {
+	q := queue()
 	for sent := 0; sent < n; {
 		k := min(n-sent, 1+rng.IntN(5))
 		var delay time.Duration
@@ -186,14 +234,17 @@ func histProduce(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, p, n in
 			bodies[i] = fmt.Sprintf("%s/p%d/m%d", q.Name(), p, sent+i)
 		}
 		var ids []string
-		var err error
-		if k == 1 {
-			var id string
-			id, err = q.Send(t.Context(), bodies[0], delay)
-			ids = []string{id}
-		} else {
-			ids, err = q.BatchSend(t.Context(), bodies, delay)
-		}
+		err := retryClosed(func() (err error) {
+			q = queue()
+			if k == 1 {
+				var id string
+				id, err = q.Send(t.Context(), bodies[0], delay)
+				ids = []string{id}
+			} else {
+				ids, err = q.BatchSend(t.Context(), bodies, delay)
+			}
+			return err
+		})
 		if !assert.NoError(t, err) {
 			return
 		}
@@ -216,18 +267,23 @@ func histProduce(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, p, n in
 // consume receives until every message of the run is deleted, and handles
 // each message in one of four ways: delete soon, crash (never delete),
 // delete after the lease ended, or extend the lease and then delete.
-func histConsume(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, vt time.Duration, deleted *atomic.Int64, total int64) {
+func histConsume(t *testing.T, h *history, queue func() *cmq.Queue, rng *rand.Rand, vt time.Duration, deleted *atomic.Int64, total int64) {
 	ctx := t.Context()
+	q := queue()
 	for deleted.Load() < total {
 		var msgs []cmq.Message
-		var err error
-		if rng.IntN(2) == 0 {
-			var m cmq.Message
-			m, err = q.Receive(ctx, cmq.QueueWait)
-			msgs = []cmq.Message{m}
-		} else {
-			msgs, err = q.BatchReceive(ctx, 1+rng.IntN(4), time.Duration(rng.IntN(3))*time.Second)
-		}
+		single, n, wait := rng.IntN(2) == 0, 1+rng.IntN(4), time.Duration(rng.IntN(3))*time.Second
+		err := retryClosed(func() (err error) {
+			q = queue()
+			if single {
+				var m cmq.Message
+				m, err = q.Receive(ctx, cmq.QueueWait)
+				msgs = []cmq.Message{m}
+			} else {
+				msgs, err = q.BatchReceive(ctx, n, wait)
+			}
+			return err
+		})
 		if errors.Is(err, cmq.ErrNoMessage) {
 			continue
 		}
@@ -256,7 +312,11 @@ func histConsume(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, vt time
 			case r < 4: // late: the lease ends before the delete
 				time.Sleep(vt + time.Duration(rng.IntN(500))*time.Millisecond)
 			case r < 6: // extend the lease, work past the first timeout, delete
-				at, err := q.ChangeVisibility(ctx, m.ReceiptHandle, 2*vt)
+				var at time.Time
+				err := retryClosed(func() (err error) {
+					at, err = queue().ChangeVisibility(ctx, m.ReceiptHandle, 2*vt)
+					return err
+				})
 				h.recordChange(m, err == nil, at)
 				time.Sleep(vt + time.Duration(rng.IntN(500))*time.Millisecond)
 			default:
@@ -264,7 +324,7 @@ func histConsume(t *testing.T, h *history, q *cmq.Queue, rng *rand.Rand, vt time
 					time.Sleep(time.Duration(rng.IntN(int(vt/time.Millisecond))) * time.Millisecond)
 				}
 			}
-			err := q.Delete(ctx, m.ReceiptHandle)
+			err := retryClosed(func() error { return queue().Delete(ctx, m.ReceiptHandle) })
 			if err != nil && !assert.ErrorIs(t, err, cmq.ErrInvalidReceiptHandle) {
 				return
 			}
@@ -368,4 +428,17 @@ func histDequeueCounts(ls []*histLease) []int {
 		out[i] = l.dequeues
 	}
 	return out
+}
+
+// retryClosed calls f until it returns something other than ErrClosed: a
+// call that a reopening broker's Close caught did nothing, and is made
+// again on the reopened broker.
+func retryClosed(f func() error) error {
+	for {
+		err := f()
+		if !errors.Is(err, cmq.ErrClosed) {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

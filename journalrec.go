@@ -79,6 +79,10 @@ func (e *enc) start(t byte, now int64) {
 type dec struct {
 	b   []byte
 	err error
+
+	// strs, when set, is b as a string: str slices it rather than
+	// allocating, so that the strings of a record share one allocation.
+	strs string
 }
 
 func (d *dec) fail() {
@@ -147,7 +151,13 @@ func (d *dec) str() string {
 		d.fail()
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	if d.strs != "" && len(d.strs) >= len(d.b) {
+		off := len(d.strs) - len(d.b) // d.b is a suffix of what strs was made from
+		s = d.strs[off : off+int(n)]
+	} else {
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }

@@ -17,9 +17,67 @@ type replay struct {
 	last    int64 // the latest instant logged
 }
 
+// replayQueue is a queue being replayed: its record and its messages in
+// seq order (sends append, so lookups are by offset while seqs are dense,
+// else by binary search; a compaction snapshot may insert before newer
+// messages). A removed message leaves a nil behind. Alive messages have
+// where == inTree, kept-for-rewind ones inNone.
 type replayQueue struct {
 	st   queueRecord
-	msgs map[uint64]*message // alive ones have where == inTree, kept-for-rewind ones inNone
+	seqs []uint64
+	msgs []*message
+	slab []message // messages are allocated in blocks: replay makes many
+}
+
+// find returns the index of seq in rq.seqs, and whether it is there.
+func (rq *replayQueue) find(seq uint64) (int, bool) {
+	if n := len(rq.seqs); n > 0 && seq >= rq.seqs[0] {
+		if i := seq - rq.seqs[0]; i < uint64(n) && rq.seqs[i] == seq {
+			return int(i), true
+		}
+	}
+	return slices.BinarySearch(rq.seqs, seq)
+}
+
+// get returns the message with seq, or nil.
+func (rq *replayQueue) get(seq uint64) *message {
+	if i, ok := rq.find(seq); ok {
+		return rq.msgs[i]
+	}
+	return nil
+}
+
+// put adds m, or replaces the message with its seq.
+func (rq *replayQueue) put(m *message) {
+	if n := len(rq.seqs); n == 0 || m.seq > rq.seqs[n-1] {
+		rq.seqs = append(rq.seqs, m.seq)
+		rq.msgs = append(rq.msgs, m)
+		return
+	}
+	i, ok := rq.find(m.seq)
+	if ok {
+		rq.msgs[i] = m
+		return
+	}
+	rq.seqs = slices.Insert(rq.seqs, i, m.seq)
+	rq.msgs = slices.Insert(rq.msgs, i, m)
+}
+
+// del removes the message with seq.
+func (rq *replayQueue) del(seq uint64) {
+	if i, ok := rq.find(seq); ok {
+		rq.msgs[i] = nil
+	}
+}
+
+// alloc returns a new message.
+func (rq *replayQueue) alloc() *message {
+	if len(rq.slab) == 0 {
+		rq.slab = make([]message, 256)
+	}
+	m := &rq.slab[0]
+	rq.slab = rq.slab[1:]
+	return m
 }
 
 func newReplay() *replay {
@@ -46,15 +104,15 @@ func (r *replay) apply(rec []byte) error {
 		r.nextNum = max(r.nextNum, st.num+1)
 		rq := r.queues[st.num]
 		if rq == nil {
-			rq = &replayQueue{msgs: make(map[uint64]*message)}
+			rq = &replayQueue{}
 			r.queues[st.num] = rq
 		}
 		st.nextSeq = max(st.nextSeq, rq.st.nextSeq)
 		rq.st = st
 		if st.set.rewindPeriod == 0 { // kept messages go when rewind is turned off
-			for seq, m := range rq.msgs {
-				if m.where == inNone {
-					delete(rq.msgs, seq)
+			for i, m := range rq.msgs {
+				if m != nil && m.where == inNone {
+					rq.msgs[i] = nil
 				}
 			}
 		}
@@ -62,18 +120,20 @@ func (r *replay) apply(rec []byte) error {
 		delete(r.queues, d.u())
 	case recPurge:
 		if rq := r.queues[d.u()]; rq != nil {
-			clear(rq.msgs)
+			rq.seqs, rq.msgs = nil, nil
 		}
 	case recSend:
 		rq := r.queues[d.u()]
 		delay := d.i()
 		seq := d.u()
 		n := d.count(1)
+		d.strs = string(d.b) // the bodies share one allocation
 		for i := range n {
 			body := d.str()
 			if rq != nil && d.err == nil {
-				s := seq + uint64(i)
-				rq.msgs[s] = &message{body: body, seq: s, enqueued: now, visibleAt: now + delay, where: inTree}
+				m := rq.alloc()
+				*m = message{body: body, seq: seq + uint64(i), enqueued: now, visibleAt: now + delay, where: inTree}
+				rq.put(m)
 			}
 		}
 		if rq != nil {
@@ -86,7 +146,7 @@ func (r *replay) apply(rec []byte) error {
 			if rq == nil || d.err != nil {
 				continue
 			}
-			if m := rq.msgs[s.seq]; m != nil {
+			if m := rq.get(s.seq); m != nil {
 				m.visibleAt, m.dequeues, m.firstDeq, m.nonce = s.visibleAt, s.dequeues, s.firstDeq, s.nonce
 				m.where = inNone
 				if s.alive {
@@ -101,11 +161,11 @@ func (r *replay) apply(rec []byte) error {
 			if rq == nil || d.err != nil {
 				continue
 			}
-			if m := rq.msgs[seq]; m != nil {
+			if m := rq.get(seq); m != nil {
 				if rq.st.set.rewindPeriod > 0 {
 					m.where, m.nonce = inNone, 0
 				} else {
-					delete(rq.msgs, seq)
+					rq.del(seq)
 				}
 			}
 		}
@@ -118,21 +178,22 @@ func (r *replay) apply(rec []byte) error {
 			break
 		}
 		if src != nil {
-			delete(src.msgs, srcSeq)
+			src.del(srcSeq)
 		}
 		if dst == 0 {
 			break
 		}
 		if dq := r.queues[dst-1]; dq != nil {
-			dq.msgs[m.seq] = m
+			dq.put(m)
 			dq.st.nextSeq = max(dq.st.nextSeq, m.seq+1)
 		}
 	case recMessages:
 		rq := r.queues[d.u()]
+		d.strs = string(d.b) // the bodies share one allocation
 		for range d.count(minFullLen) {
 			m := d.full()
 			if rq != nil && d.err == nil {
-				rq.msgs[m.seq] = m
+				rq.put(m)
 				rq.st.nextSeq = max(rq.st.nextSeq, m.seq+1)
 			}
 		}
@@ -162,21 +223,23 @@ func (r *replay) build(b *Broker) error {
 		q.nextSeq = st.nextSeq
 		q.log.reset(0)
 		q.horizon = 0 // every message is counted not active; promote below counts them
-		seqs := make([]uint64, 0, len(rq.msgs))
-		for seq := range rq.msgs {
-			seqs = append(seqs, seq)
-		}
-		slices.Sort(seqs)
-		for _, seq := range seqs {
-			m := rq.msgs[seq]
+		for _, m := range rq.msgs {
+			if m == nil {
+				continue
+			}
 			alive := m.where != inNone
 			m.where = inNone
 			q.log.pushAt(m)
 			q.account(messageBytes(len(m.body)))
-			if alive {
-				q.insert(m, inTree)
-			} else {
+			switch {
+			case !alive:
 				q.count(m, +1) // kept for rewind
+			case m.dequeues == 0 && m.visibleAt == m.enqueued:
+				q.insert(m, inReady) // in send order, as a send puts it
+			case m.dequeues > 0:
+				q.insert(m, inFlight) // in the in-flight run if in order, else the tree
+			default:
+				q.insert(m, inTree)
 			}
 		}
 		q.nextSeq = max(q.nextSeq, q.log.end())

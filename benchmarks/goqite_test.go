@@ -11,6 +11,8 @@ import (
 	"context"
 	"database/sql"
 	_ "embed"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -28,9 +30,12 @@ var goqiteSchema string
 
 const body = "0123456789abcdef"
 
-func newGoqite(b *testing.B) *goqite.Queue {
+func newGoqite(b *testing.B, file string) *goqite.Queue {
 	b.Helper()
-	db, err := sql.Open("sqlite3", ":memory:?_journal=WAL&_timeout=5000&_fk=true")
+	if file == "" {
+		file = ":memory:"
+	}
+	db, err := sql.Open("sqlite3", file+"?_journal=WAL&_timeout=5000&_fk=true")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,12 +48,20 @@ func newGoqite(b *testing.B) *goqite.Queue {
 	return goqite.New(goqite.NewOpts{DB: db, Name: "bench", SQLFlavor: goqite.SQLFlavorSQLite, Timeout: time.Hour})
 }
 
-func newCMQ(b *testing.B) *cmq.Queue {
+// newCMQ returns a queue of an in-memory broker, or with a sync policy of
+// a durable one in a temporary directory.
+func newCMQ(b *testing.B, sync ...cmq.SyncPolicy) *cmq.Queue {
 	b.Helper()
 	l := cmq.DefaultLimits()
 	l.QPS = 0
 	l.MsgHeapNum = cmq.Range[int]{Min: 1, Max: 1_000_000_000, Default: 1_000_000_000}
-	br, err := cmq.NewBroker(cmq.WithLimits(l))
+	var br *cmq.Broker
+	var err error
+	if len(sync) == 0 {
+		br, err = cmq.NewBroker(cmq.WithLimits(l))
+	} else {
+		br, err = cmq.Open(b.Context(), b.TempDir(), cmq.WithLimits(l), cmq.WithSync(sync[0]))
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,12 +75,14 @@ func newCMQ(b *testing.B) *cmq.Queue {
 
 // BenchmarkPeer is one message sent, received and deleted per iteration, on
 // one goroutine, with a backlog of 1,000 messages (as Cycle/single/queued=1000
-// in the root module).
+// in the root module): goqite on SQLite in memory and in a file (WAL
+// journal, SQLite's default synchronous=FULL), cmq in memory and durable
+// under each sync policy, and the cost of one 100-byte append and fsync on
+// the same disk, in one run.
 func BenchmarkPeer(b *testing.B) {
-	const backlog = 1000
 	ctx := context.Background()
-	b.Run("goqite-sqlite-memory", func(b *testing.B) {
-		q := newGoqite(b)
+	goqiteCycle := func(b *testing.B, file string) {
+		q := newGoqite(b, file)
 		for range backlog {
 			if err := q.Send(ctx, goqite.Message{Body: []byte(body)}); err != nil {
 				b.Fatal(err)
@@ -86,27 +101,54 @@ func BenchmarkPeer(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("cmq", func(b *testing.B) {
-		q := newCMQ(b)
-		bodies := slices.Repeat([]string{body}, 16)
-		for i := 0; i < backlog; i += 16 {
-			if _, err := q.BatchSend(ctx, bodies, 0); err != nil {
-				b.Fatal(err)
-			}
+	}
+	b.Run("goqite-sqlite-memory", func(b *testing.B) { goqiteCycle(b, "") })
+	b.Run("goqite-sqlite-file", func(b *testing.B) { goqiteCycle(b, filepath.Join(b.TempDir(), "q.db")) })
+	b.Run("cmq", func(b *testing.B) { cmqCycle(b, newCMQ(b)) })
+	b.Run("cmq-durable-none", func(b *testing.B) { cmqCycle(b, newCMQ(b, cmq.SyncNone)) })
+	b.Run("cmq-durable-every10ms", func(b *testing.B) { cmqCycle(b, newCMQ(b, cmq.SyncEvery(10*time.Millisecond))) })
+	b.Run("cmq-durable-always", func(b *testing.B) { cmqCycle(b, newCMQ(b, cmq.SyncAlways)) })
+	b.Run("fsync-100B", func(b *testing.B) {
+		f, err := os.Create(filepath.Join(b.TempDir(), "f"))
+		if err != nil {
+			b.Fatal(err)
 		}
+		defer f.Close()
+		rec := make([]byte, 100)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := q.Send(ctx, body, 0); err != nil {
+			if _, err := f.Write(rec); err != nil {
 				b.Fatal(err)
 			}
-			m, err := q.Receive(ctx, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
+			if err := f.Sync(); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+}
+
+const backlog = 1000
+
+// cmqCycle is BenchmarkPeer's cycle on q.
+func cmqCycle(b *testing.B, q *cmq.Queue) {
+	ctx := context.Background()
+	bodies := slices.Repeat([]string{body}, 16)
+	for i := 0; i < backlog; i += 16 {
+		if _, err := q.BatchSend(ctx, bodies, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := q.Send(ctx, body, 0); err != nil {
+			b.Fatal(err)
+		}
+		m, err := q.Receive(ctx, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := q.Delete(ctx, m.ReceiptHandle); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -10,14 +10,16 @@
 //
 //	l, err := wal.Open(dir, wal.Options{Sync: wal.SyncAlways})
 //	err = l.Replay(func(p []byte) error { return apply(p) })
-//	pos, err := l.Append(record) // under the queue's lock: one write, no fsync
+//	pos, err := l.Append(record) // under the queue's lock: a memcpy, no syscall
 //	err = l.Sync(pos)            // after releasing it: waits for the group commit
 //
 // # Guarantees
 //
-// Append writes each frame with a single write to the kernel before it
-// returns, so every appended frame survives the death of the process
-// (kill -9) under every policy. What survives a power loss depends on the
+// Append copies each frame into a shared mapping (MAP_SHARED) of the
+// current segment, whose pages belong to the kernel's page cache, before
+// it returns (where the file cannot be mapped it writes the frame with a
+// single write instead), so every appended frame survives the death of the
+// process (kill -9) under every policy. What survives a power loss depends on the
 // SyncPolicy:
 //
 //   - SyncAlways: everything a successful Sync covered. Concurrent Syncs
@@ -51,6 +53,16 @@
 //
 //	length uint32 | ^length uint32 | crc32c(length field, payload) uint32 | payload (length bytes)
 //
+// The current segment is preallocated (fallocate on Linux, ftruncate on
+// Darwin) and mapped in steps: 1 MiB, then doubling up to SegmentBytes (or
+// to the size of a frame larger than that). The bytes after its last frame
+// are zeros; a zero frame header is never a valid frame, so a zero header
+// followed by nothing but zeros ends a segment. Sealing a segment (and
+// Close) unmaps it and cuts it to its used length before the fsync, so
+// files hold frames, not padding, and Size counts frames. Sync is fsync of
+// the file, which on Linux also writes back the dirty pages of the shared
+// mapping (one page cache); no msync is needed.
+//
 // CRC32C is the Castagnoli polynomial. A payload is at most MaxPayload
 // (64 MiB) bytes, so a damaged length can never make recovery allocate
 // more. The file LOCK in the directory carries the lock (flock).
@@ -60,6 +72,12 @@
 // Open reads and checks every frame of every segment. The segments must be
 // consecutive; each header must check and carry its file's number.
 //
+//   - A zero frame header followed by nothing but zeros is the end of the
+//     segment: the preallocated padding after a crash. In the last segment
+//     it is cut (one info line, not a torn write); in a sealed segment,
+//     where it can only come from a crash between the steps of sealing, it
+//     is tolerated and left alone.
+//
 //   - A bad or incomplete frame at the very end of the last segment is a
 //     torn write: an incomplete frame header, a frame whose declared end is
 //     past the end of the file, or a frame that fails its check followed by
@@ -67,6 +85,7 @@
 //     rest of its own header should be). Open cuts the file there, logs one
 //     line (file, offset, bytes cut) and goes on. A last segment holding
 //     only part of its header, then zeros, gets its header again.
+//
 //   - Anything else is corruption: a bad frame with other data after it, any
 //     bad frame or trailing bytes in a sealed segment, a bad segment header,
 //     a missing segment. Open fails with a *CorruptError naming the file and

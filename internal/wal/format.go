@@ -91,6 +91,16 @@ func appendFrame(b, payload []byte) []byte {
 	return append(b, payload...)
 }
 
+// putFrame writes the frame of payload into b, which is exactly
+// frameHeaderSize+len(payload) bytes long (a segment's mapping).
+func putFrame(b, payload []byte) {
+	n := uint32(len(payload))
+	binary.LittleEndian.PutUint32(b, n)
+	binary.LittleEndian.PutUint32(b[4:], ^n)
+	copy(b[frameHeaderSize:], payload)
+	binary.LittleEndian.PutUint32(b[8:], frameCRC(b[:4], payload))
+}
+
 func frameCRC(length, payload []byte) uint32 {
 	return crc32.Update(crc32.Checksum(length, castagnoli), castagnoli, payload)
 }
@@ -239,4 +249,29 @@ func readAll(f io.ReaderAt, off, n int64) ([]byte, error) {
 		err = errShortRead
 	}
 	return nil, err
+}
+
+// zeroPadding reports whether [off, size) of f is a zero frame header
+// followed by nothing but zero bytes: the unused end of a preallocated
+// segment. It reads in chunks, so a large padding costs no large buffer.
+func zeroPadding(f io.ReaderAt, off, size int64) (bool, error) {
+	if size-off < frameHeaderSize {
+		return false, nil
+	}
+	buf := make([]byte, min(size-off, 64<<10))
+	for off < size {
+		b := buf[:min(int64(len(buf)), size-off)]
+		m, err := f.ReadAt(b, off)
+		if m < len(b) {
+			if err == nil || err == io.EOF {
+				err = errShortRead
+			}
+			return false, err
+		}
+		if nonZeroLen(b) != 0 {
+			return false, nil
+		}
+		off += int64(m)
+	}
+	return true, nil
 }

@@ -49,6 +49,34 @@ type File interface {
 	io.Closer
 }
 
+// Mapper is implemented by a [File] that can be mapped into memory, shared
+// with the file: bytes written through the mapping are the file's bytes at
+// once (in the kernel's page cache, so they survive the death of the
+// process), and File.Sync makes them durable like written ones. A Log
+// appends through the mapping of its current segment when the file is a
+// Mapper, and with WriteAt otherwise (or when Map fails).
+type Mapper interface {
+	// Map maps the first size bytes of the file for reading and writing,
+	// first extending the file to size bytes if it is shorter (the new
+	// bytes read as zero). The file must not be mapped already, and it
+	// must not be truncated or written past the mapping until Unmap.
+	// A non-nil MapGuard brackets every write through the mapping.
+	Map(size int64) ([]byte, MapGuard, error)
+	// Unmap removes the mapping; the bytes written through it stay in the
+	// file. The mapping must not be used afterwards. Closing the file
+	// unmaps it too.
+	Unmap() error
+}
+
+// MapGuard lets a fault-injecting FS see every write through a mapping: a
+// writer calls BeginWrite before writing n bytes at off and, if it returned
+// nil, EndWrite after. A BeginWrite error means nothing may be written.
+// The operating system's mapping has none.
+type MapGuard interface {
+	BeginWrite(off, n int64) error
+	EndWrite()
+}
+
 // OSFS is the operating system's file system: the FS a Log uses when
 // [Options].FS is nil.
 type OSFS struct{}
@@ -78,7 +106,7 @@ func (OSFS) Open(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return osFile{f}, nil
+	return &osFile{File: f}, nil
 }
 
 // Create implements [FS].
@@ -87,7 +115,7 @@ func (OSFS) Create(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return osFile{f}, nil
+	return &osFile{File: f}, nil
 }
 
 // Remove implements [FS].
@@ -119,9 +147,14 @@ func (OSFS) Lock(name string) (io.Closer, error) {
 	return c, nil
 }
 
-type osFile struct{ *os.File }
+// osFile is a file of OSFS. Where the platform supports it (fs_mmap.go)
+// it is a Mapper, and mem is its mapping.
+type osFile struct {
+	*os.File
+	mem []byte
+}
 
-func (f osFile) Size() (int64, error) {
+func (f *osFile) Size() (int64, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, err

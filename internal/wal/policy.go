@@ -6,8 +6,8 @@ import (
 )
 
 // SyncPolicy says when appended frames are made durable (fsync). Every
-// policy writes each frame to the kernel with one write before Append
-// returns, so appended frames survive the death of the process (kill -9)
+// policy hands each frame to the kernel (a copy into a shared mapping of
+// the segment, or one write) before Append returns, so appended frames survive the death of the process (kill -9)
 // under every policy; the policy is about power loss and kernel crashes.
 //
 // The zero value is SyncAlways.

@@ -66,7 +66,11 @@ type Log struct {
 	cond    sync.Cond // on mu: a sync finished or the log closed
 	f       File      // the current segment
 	seg     uint64    // its number
-	off     int64     // its size: the end of the last frame
+	off     int64     // its used length: the end of the last frame
+	mem     []byte    // f's mapping while mapped, f[0:len(mem)]
+	guard   MapGuard  // of mem, or nil
+	noMap   bool      // f is not a Mapper or Map failed: write(2)
+	long    bool      // f may be longer than off (preallocated)
 	sealed  []segment // sealed segments, oldest first
 	sealedN int64     // their total size
 	synced  Pos       // everything up to here is durable
@@ -88,6 +92,9 @@ type Log struct {
 //     goes on. "At the very end" means an incomplete frame header, a frame
 //     whose declared end is past the end of the file, or a frame that
 //     fails its check followed by nothing but zero bytes.
+//   - A zero frame header followed by nothing but zeros is the end of a
+//     segment (preallocated padding): cut in the last segment, tolerated
+//     in a sealed one.
 //   - Anything else that fails to check (a bad frame with data after it,
 //     any bad frame or trailing bytes in a sealed segment, a bad segment
 //     header, a missing segment) makes Open fail with a *CorruptError
@@ -238,6 +245,26 @@ func (l *Log) verify(f File, n uint64, last bool) (int64, error) {
 		if !errors.As(err, &bad) {
 			return 0, fmt.Errorf("wal: read %s: %w", name, err)
 		}
+		pad, err := zeroPadding(f, bad.off, size)
+		if err != nil {
+			return 0, fmt.Errorf("wal: read %s: %w", name, err)
+		}
+		if pad && !last {
+			// A crash between the steps of sealing a preallocated
+			// segment; Replay reads up to bad.off.
+			l.logger.Info("wal: zero padding after the last frame of a sealed segment", "file", name, "offset", bad.off, "bytes", size-bad.off)
+			return bad.off, nil
+		}
+		if pad {
+			// The unused end of the preallocated last segment: not a
+			// torn write. Cut it; the first Append extends the file
+			// again, with zeros.
+			if err := f.Truncate(bad.off); err != nil {
+				return 0, fmt.Errorf("wal: cut %s: %w", name, err)
+			}
+			l.logger.Info("wal: cut the zero padding of the last segment", "file", name, "offset", bad.off, "bytes", size-bad.off)
+			return bad.off, nil
+		}
 		if !last {
 			return 0, &CorruptError{File: name, Offset: bad.off, Reason: bad.reason + " in a sealed segment"}
 		}
@@ -327,8 +354,10 @@ func replaySegment(r *frameReader, fn func([]byte) error) error {
 	}
 }
 
-// Append writes payload as one frame at the end of the log, with a single
-// write to the current segment, and returns the position just past it.
+// Append writes payload as one frame at the end of the log, copying it
+// into the shared mapping of the current segment (or, if the file cannot
+// be mapped, with a single write), and returns the position just past it.
+// A frame that does not fit in the rest of the segment starts a new one.
 // When Append returns, the frame is in the kernel: it survives the death
 // of the process under every policy; Sync makes it survive a power loss.
 // Append never fsyncs, except when it starts a new segment (see Rotate).
@@ -359,6 +388,27 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 			return Pos{}, err
 		}
 	}
+	if l.mem == nil || l.off+frame > int64(len(l.mem)) {
+		if err := l.mapFor(l.off + frame); err != nil {
+			return Pos{}, err
+		}
+	}
+	if l.mem != nil {
+		if l.guard != nil {
+			if err := l.guard.BeginWrite(l.off, frame); err != nil {
+				return Pos{}, fmt.Errorf("wal: append to %s: %w", l.path(l.seg), err)
+			}
+		}
+		putFrame(l.mem[l.off:l.off+frame], payload)
+		if l.guard != nil {
+			l.guard.EndWrite()
+		}
+		l.off += frame
+		if l.policy.every > 0 && !l.armed {
+			l.arm()
+		}
+		return Pos{l.seg, l.off}, nil
+	}
 	b := appendFrame(l.buf[:0], payload)
 	if cap(b) <= readChunk {
 		l.buf = b
@@ -374,6 +424,74 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 		l.arm()
 	}
 	return Pos{l.seg, l.off}, nil
+}
+
+// mapStep is the first mapping of a segment; each remapping doubles it, up
+// to SegmentBytes. A segment is preallocated in these steps rather than at
+// once, so that a small or idle log does not hold (or, in a test's
+// in-memory FS, allocate) SegmentBytes per segment; a remapping costs an
+// munmap, an fallocate and an mmap, a handful of times per segment.
+const mapStep = 1 << 20
+
+// mapFor maps the current segment so that the mapping reaches end bytes,
+// preallocating the file to the next step: twice the current mapping, at
+// least mapStep, at most SegmentBytes, and at least end (a frame larger
+// than a segment gets a segment sized for it). When the file cannot be mapped, l.mem stays nil and the
+// segment is written with WriteAt. l.mu held, the log usable.
+func (l *Log) mapFor(end int64) error {
+	if l.noMap {
+		return nil
+	}
+	m, ok := l.f.(Mapper)
+	if !ok {
+		l.noMap = true
+		return nil
+	}
+	l.long = true
+	size := max(end, min(l.segMax, max(mapStep, 2*int64(len(l.mem)))))
+	if l.mem != nil {
+		if err := l.unmap(); err != nil {
+			return err
+		}
+	}
+	mem, guard, err := m.Map(size)
+	if err != nil {
+		l.noMap = true
+		l.logger.Warn("wal: cannot map the segment, writing it instead", "file", l.path(l.seg), "err", err)
+		return nil
+	}
+	l.mem, l.guard = mem, guard
+	return nil
+}
+
+// unmap removes the mapping of the current segment, if any. The log fails
+// if that fails: the mapping's state is then unknown. l.mu held.
+func (l *Log) unmap() error {
+	if l.mem == nil {
+		return nil
+	}
+	m := l.f.(Mapper)
+	l.mem, l.guard = nil, nil
+	if err := m.Unmap(); err != nil {
+		return l.fail("munmap", l.path(l.seg), err)
+	}
+	return nil
+}
+
+// trim unmaps the current segment and cuts it to its used length, so that
+// the file holds its frames and no padding. l.mu held, no fsync in flight.
+func (l *Log) trim() error {
+	if err := l.unmap(); err != nil {
+		return err
+	}
+	if !l.long {
+		return nil
+	}
+	if err := l.f.Truncate(l.off); err != nil {
+		return l.fail("truncate", l.path(l.seg), err)
+	}
+	l.long = false
+	return nil
 }
 
 // usable returns why the log cannot be written, or nil. l.mu held.
@@ -487,6 +605,12 @@ func (l *Log) Rotate() (uint64, error) {
 // rotate seals the current segment and starts the next. l.mu held, no
 // fsync in flight, the log usable.
 func (l *Log) rotate() error {
+	// Unmap and cut the padding before the fsync, so that the fsync
+	// makes the sealed segment durable at its used length: a sealed
+	// segment never ends in padding after a power loss.
+	if err := l.trim(); err != nil {
+		return err
+	}
 	if err := l.f.Sync(); err != nil {
 		return l.fail("fsync", l.path(l.seg), err)
 	}
@@ -505,6 +629,7 @@ func (l *Log) rotate() error {
 	l.sealed = append(l.sealed, segment{l.seg, l.off})
 	l.sealedN += l.off
 	l.f, l.seg, l.off = f, l.seg+1, segHeaderSize
+	l.noMap = false
 	l.synced = Pos{l.seg, l.off}
 	return nil
 }
@@ -558,7 +683,8 @@ func (l *Log) Segments() (first, current uint64) {
 	return first, l.seg
 }
 
-// Size returns the bytes in all segments, headers included.
+// Size returns the used bytes of all segments: headers and frames, not the
+// preallocated padding of the current segment.
 func (l *Log) Size() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -577,7 +703,19 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true // no more appends: the fsync below covers everything
-	err := l.syncTo(Pos{l.seg, l.off})
+	for l.syncing {
+		l.cond.Wait()
+	}
+	var err error
+	if l.err == nil {
+		// Cut the padding first, so that the fsync below (if anything
+		// is unsynced) covers the file's final length.
+		err = l.trim()
+	}
+	err = errors.Join(err, l.syncTo(Pos{l.seg, l.off}))
+	if err != nil && l.err != nil {
+		err = l.err
+	}
 	for l.syncing {
 		l.cond.Wait()
 	}

@@ -23,6 +23,20 @@
 //
 // [FS.Kill] models the death of the process instead: the kernel keeps every
 // byte written, synced or not.
+//
+// # Mappings
+//
+// Files are [wal.Mapper]s. The mapping is the file's in-memory content
+// itself, so writes through it are visible to reads at once, as with a
+// shared mapping. Every write through it is bracketed by the returned
+// [wal.MapGuard], which counts it as an OpWrite (and may fail it, see
+// [FS.SetFault]), holds the FS's lock during the write and records which
+// bytes changed, so the loss model treats bytes written through a mapping
+// exactly like bytes written with WriteAt: Kill keeps them all; Crash keeps
+// the synced content plus a random prefix of the unsynced bytes, possibly
+// followed by zeros (the preallocated, unwritten rest of the file). While
+// a file is mapped, Truncate and a WriteAt past the mapping fail (on a real
+// system they would detach the mapping or make it fault).
 package faultfs
 
 import (
@@ -51,6 +65,7 @@ const (
 	OpSyncDir  Op = "syncdir"
 	OpTruncate Op = "truncate"
 	OpRemove   Op = "remove"
+	OpMap      Op = "map"
 )
 
 // ErrCrashed is returned by every call on an FS after Crash or Kill, and on
@@ -71,12 +86,34 @@ type FS struct {
 }
 
 type inode struct {
-	data    []byte
-	durable []byte // content at the last successful Sync
-	dirty   int    // data[:dirty] is unchanged since then (and equals durable[:dirty])
+	data []byte
+	hi   int // data[hi:] is all zero bytes
+	// The content at the last successful Sync is durable followed by zero
+	// bytes up to durSize (kept short, so that a preallocated file does
+	// not cost a copy of its padding per Sync).
+	durable []byte
+	durSize int
+	dirty   int  // data[:dirty] is unchanged since then (and equals that content)
+	mapped  bool // a mapping of data exists
 }
 
-var _ wal.FS = (*FS)(nil)
+// durableAt returns the durable content from k on.
+func (ino *inode) durableAt(k int) []byte {
+	if k >= ino.durSize {
+		return nil
+	}
+	b := slices.Clone(ino.durable[min(k, len(ino.durable)):])
+	return append(b, make([]byte, ino.durSize-max(k, len(ino.durable)))...)
+}
+
+func newInode(b []byte) *inode {
+	return &inode{data: b, hi: len(b), durable: slices.Clone(b), durSize: len(b), dirty: len(b)}
+}
+
+var (
+	_ wal.FS     = (*FS)(nil)
+	_ wal.Mapper = (*file)(nil)
+)
 
 // New returns an empty FS.
 func New() *FS {
@@ -308,7 +345,7 @@ func (fs *FS) crash(r *rand.Rand) *FS {
 		if r != nil {
 			img = ino.image(r)
 		}
-		n.names[p] = &inode{data: img, durable: slices.Clone(img), dirty: len(img)}
+		n.names[p] = newInode(img)
 		n.durable[p] = n.names[p]
 	}
 	return n
@@ -316,10 +353,12 @@ func (fs *FS) crash(r *rand.Rand) *FS {
 
 // image returns what a power loss leaves of the file.
 func (ino *inode) image(r *rand.Rand) []byte {
-	k := ino.dirty + r.IntN(len(ino.data)-ino.dirty+1)
+	// A prefix of the written bytes: past hi there are only zeros, which
+	// the zero extension below covers.
+	k := ino.dirty + r.IntN(max(ino.hi, ino.dirty)-ino.dirty+1)
 	img := slices.Clone(ino.data[:k])
-	if len(ino.durable) > k {
-		return append(img, ino.durable[k:]...)
+	if ino.durSize > k {
+		return append(img, ino.durableAt(k)...)
 	}
 	if k < len(ino.data) && r.IntN(2) == 0 {
 		img = append(img, make([]byte, r.IntN(len(ino.data)-k+1))...)
@@ -348,7 +387,7 @@ func (fs *FS) SetBytes(name string, b []byte) {
 	for d := filepath.Dir(name); !fs.dirs[d]; d = filepath.Dir(d) {
 		fs.dirs[d] = true
 	}
-	ino := &inode{data: slices.Clone(b), durable: slices.Clone(b), dirty: len(b)}
+	ino := newInode(slices.Clone(b))
 	fs.names[name] = ino
 	fs.durable[name] = ino
 }
@@ -358,6 +397,7 @@ type file struct {
 	name   string
 	ino    *inode
 	closed bool
+	mapped bool // this file holds the inode's mapping
 }
 
 func (f *file) check() error {
@@ -401,11 +441,16 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 		return 0, &os.PathError{Op: "write", Path: f.name, Err: iofs.ErrInvalid}
 	}
 	ino := f.ino
+	end := int(off) + len(p)
+	if ino.mapped && end > len(ino.data) {
+		return 0, &os.PathError{Op: "write", Path: f.name, Err: errMapped}
+	}
 	ino.dirty = min(ino.dirty, int(off), len(ino.data))
-	if end := int(off) + len(p); end > len(ino.data) {
+	if end > len(ino.data) {
 		ino.data = append(ino.data, make([]byte, end-len(ino.data))...)
 	}
 	copy(ino.data[off:], p)
+	ino.hi = max(ino.hi, end)
 	return len(p), nil
 }
 
@@ -418,7 +463,9 @@ func (f *file) Sync() error {
 		return err
 	}
 	ino := f.ino
-	ino.durable = append(ino.durable[:min(ino.dirty, len(ino.durable))], ino.data[ino.dirty:]...)
+	k := min(ino.dirty, len(ino.durable), ino.hi)
+	ino.durable = append(ino.durable[:k], ino.data[k:max(k, ino.hi)]...)
+	ino.durSize = len(ino.data)
 	ino.dirty = len(ino.data)
 	return nil
 }
@@ -435,15 +482,90 @@ func (f *file) Truncate(size int64) error {
 		return &os.PathError{Op: "truncate", Path: f.name, Err: iofs.ErrInvalid}
 	}
 	ino := f.ino
-	if int(size) < len(ino.data) {
-		ino.data = ino.data[:size]
-		ino.dirty = min(ino.dirty, int(size))
-	} else {
-		ino.dirty = min(ino.dirty, len(ino.data))
-		ino.data = append(ino.data, make([]byte, int(size)-len(ino.data))...)
+	if ino.mapped {
+		return &os.PathError{Op: "truncate", Path: f.name, Err: errMapped}
 	}
+	ino.truncate(int(size))
 	return nil
 }
+
+func (ino *inode) truncate(size int) {
+	if size < len(ino.data) {
+		ino.data = ino.data[:size]
+		ino.dirty = min(ino.dirty, size)
+		ino.hi = min(ino.hi, size)
+	} else {
+		ino.dirty = min(ino.dirty, len(ino.data))
+		n := len(ino.data)
+		ino.data = slices.Grow(ino.data, size-n)[:size]
+		clear(ino.data[n:]) // a shrunk slice keeps its old bytes
+	}
+}
+
+var errMapped = errors.New("faultfs: file is mapped")
+
+// Map implements wal.Mapper: the mapping is the file's content itself
+// (see the package documentation). OpMap faults fail it.
+func (f *file) Map(size int64) ([]byte, wal.MapGuard, error) {
+	if err := f.fs.begin(OpMap, f.name); err != nil {
+		return nil, nil, err
+	}
+	defer f.fs.mu.Unlock()
+	if err := f.check(); err != nil {
+		return nil, nil, err
+	}
+	ino := f.ino
+	if size <= 0 || ino.mapped {
+		return nil, nil, &os.PathError{Op: "map", Path: f.name, Err: iofs.ErrInvalid}
+	}
+	if int(size) > len(ino.data) {
+		ino.truncate(int(size))
+	}
+	ino.mapped = true
+	f.mapped = true
+	return ino.data[:size:size], guard{f}, nil
+}
+
+// Unmap implements wal.Mapper.
+func (f *file) Unmap() error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	f.unmap()
+	return nil
+}
+
+func (f *file) unmap() {
+	if f.mapped {
+		f.mapped = false
+		f.ino.mapped = false
+	}
+}
+
+// guard brackets the writes through a file's mapping.
+type guard struct{ f *file }
+
+// BeginWrite counts an OpWrite, runs the fault hook and takes the FS's
+// lock, which EndWrite releases.
+func (g guard) BeginWrite(off, n int64) error {
+	f := g.f
+	if err := f.fs.begin(OpWrite, f.name); err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		f.fs.mu.Unlock()
+		return err
+	}
+	if !f.mapped || off < 0 || int(off+n) > len(f.ino.data) {
+		f.fs.mu.Unlock()
+		return &os.PathError{Op: "write", Path: f.name, Err: iofs.ErrInvalid}
+	}
+	f.ino.dirty = min(f.ino.dirty, int(off))
+	f.ino.hi = max(f.ino.hi, int(off+n))
+	return nil
+}
+
+// EndWrite releases the FS's lock.
+func (g guard) EndWrite() { g.f.fs.mu.Unlock() }
 
 func (f *file) Size() (int64, error) {
 	f.fs.mu.Lock()
@@ -461,5 +583,6 @@ func (f *file) Close() error {
 		return &os.PathError{Op: "close", Path: f.name, Err: iofs.ErrClosed}
 	}
 	f.closed = true
+	f.unmap()
 	return nil
 }

@@ -199,3 +199,67 @@ func TestFiles(t *testing.T) {
 	_, err = f.ReadAt(b, 0)
 	assert.Error(t, err, "closed")
 }
+
+// mapped returns a file holding "synced|" (synced), mapped to 64 bytes,
+// with "unsynced" written through the mapping after it.
+func mapped(t *testing.T, fs *faultfs.FS) (wal.File, []byte) {
+	t.Helper()
+	f := newFile(t, fs, true)
+	write(t, f, []byte("synced|"))
+	require.NoError(t, f.Sync())
+	mem, g, err := f.(wal.Mapper).Map(64)
+	require.NoError(t, err)
+	require.Len(t, mem, 64)
+	writes := fs.Count(faultfs.OpWrite)
+	require.NoError(t, g.BeginWrite(7, 8))
+	copy(mem[7:], "unsynced")
+	g.EndWrite()
+	require.Equal(t, writes+1, fs.Count(faultfs.OpWrite), "counted as a write")
+	return f, mem
+}
+
+// TestMapping: writes through a mapping are the file's content at once,
+// count as writes, survive Kill, and under Crash follow the loss model of
+// written bytes; Truncate fails while the file is mapped.
+func TestMapping(t *testing.T) {
+	fs := faultfs.New()
+	f, _ := mapped(t, fs)
+	size, err := f.Size()
+	require.NoError(t, err)
+	assert.Equal(t, int64(64), size, "extended")
+	assert.Error(t, f.Truncate(7), "truncate while mapped")
+	b := make([]byte, 15)
+	_, err = f.ReadAt(b, 0)
+	require.NoError(t, err)
+	assert.Equal(t, "synced|unsynced", string(b), "visible at once")
+	require.NoError(t, f.(wal.Mapper).Unmap())
+	require.NoError(t, f.Truncate(15), "unmapped")
+	got, _ := fs.Kill().Bytes(name)
+	assert.Equal(t, "synced|unsynced", string(got), "Kill keeps everything")
+
+	// Crash: the synced bytes, a prefix of the mapped ones, then zeros.
+	prefixes := map[int]bool{}
+	for seed := range uint64(500) {
+		fs := faultfs.New()
+		mapped(t, fs)
+		got, ok := fs.Crash(rand.New(rand.NewPCG(seed, 1))).Bytes(name)
+		require.True(t, ok)
+		require.True(t, bytes.HasPrefix(got, []byte("synced|")), "seed %d: %q", seed, got)
+		rest := got[7:]
+		k := 0
+		for k < len(rest) && k < 8 && rest[k] == "unsynced"[k] {
+			k++
+		}
+		prefixes[k] = true
+		require.Equal(t, make([]byte, len(rest)-k), rest[k:], "seed %d", seed)
+		require.LessOrEqual(t, len(got), 64)
+	}
+	assert.Len(t, prefixes, 9, "every prefix of the mapped write")
+
+	// A synced mapping survives a crash whole.
+	fs = faultfs.New()
+	f, _ = mapped(t, fs)
+	require.NoError(t, f.Sync())
+	got, _ = fs.Crash(rand.New(rand.NewPCG(1, 1))).Bytes(name)
+	assert.Equal(t, append([]byte("synced|unsynced"), make([]byte, 64-15)...), got)
+}
