@@ -201,12 +201,14 @@ func BenchmarkBaseline(b *testing.B) {
 		ch := make(chan string, 2048)
 		b.ReportAllocs()
 		b.SetParallelism(4)
+		cpu0 := cpuTime()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				ch <- benchBody
 				<-ch
 			}
 		})
+		reportPerMessage(b, 1, cpu0)
 	})
 }
 
@@ -262,12 +264,14 @@ func BenchmarkParallel(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.SetParallelism(4)
+			cpu0 := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				q := qs[int(next.Add(1)-1)%n]
 				for pb.Next() {
 					cycle(b, ctx, q)
 				}
 			})
+			reportPerMessage(b, 1, cpu0)
 		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 // and a waiter's own timeout or cancellation wakes only that waiter. A
 // waiter that leaves while messages are visible passes the wake-up on, so
 // none is lost.
-func (q *Queue) longPoll(ctx context.Context, now, due int64, n int, wait time.Duration, out []Message) ([]Message, error) {
+func (q *Queue) longPoll(ctx context.Context, now, due int64, n int, wait time.Duration, out []Message, tk *takenSet) ([]Message, error) {
 	w := &waiter{}
 	w.cond.L = &q.mu
 	wake := func() {
@@ -70,7 +70,7 @@ func (q *Queue) longPoll(ctx context.Context, now, due int64, n int, wait time.D
 		if now, err = q.catchUp(); err != nil {
 			return nil, err
 		}
-		if out = q.take(now, n, out); len(out) > 0 {
+		if out = q.take(now, n, out, tk); len(out) > 0 {
 			return out, nil
 		}
 		if w.expired || now >= deadline {

@@ -22,7 +22,8 @@ import (
 // [ErrQueueNotExist], even if a queue of the same name is created again.
 // All methods are safe for concurrent use.
 //
-// Every operation reads the clock once, under the queue's lock, and first
+// Every operation reads the clock once, as it takes the queue's lock (an
+// instant never earlier than the queue's previous operation's), and first
 // brings the queue up to that instant: messages past their retention are
 // dropped, messages past a dead-letter time-to-live are moved, and messages
 // whose next visible time has come are counted active. Nothing runs in the
@@ -309,12 +310,12 @@ func (q *Queue) retained() int { return q.active + q.inactive + q.delayed + q.re
 // Entry checks first: ErrClosed after Close, then ctx.Err() if ctx is
 // done, before any argument (see Contexts in the package doc).
 func (q *Queue) Send(ctx context.Context, body string, delay time.Duration) (string, error) {
-	bodies, id := [1]string{body}, [1]string{}
-	ids := id[:]
-	if err := q.send(ctx, bodies[:], false, delay, &ids); err != nil {
+	bodies := [1]string{body}
+	first, err := q.send(ctx, bodies[:], false, delay)
+	if err != nil {
 		return "", err
 	}
-	return id[0], nil
+	return q.messageID(first), nil
 }
 
 // BatchSend sends up to [Limits].BatchSize messages with one delay and
@@ -323,58 +324,63 @@ func (q *Queue) Send(ctx context.Context, body string, delay time.Duration) (str
 //
 // Errors: as for Send, plus [ErrBatchSize] and [ErrBatchTooLarge].
 func (q *Queue) BatchSend(ctx context.Context, bodies []string, delay time.Duration) ([]string, error) {
-	var ids []string
-	if err := q.send(ctx, bodies, true, delay, &ids); err != nil {
+	first, err := q.send(ctx, bodies, true, delay)
+	if err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(bodies))
+	q.messageIDs(ids, first)
 	return ids, nil
 }
 
-// send enqueues bodies (one, or a batch) and writes their ids to *ids,
-// which it allocates if it is nil. After the entry check it checks every
-// argument: the batch size, the delay and the bodies.
-func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay time.Duration, ids *[]string) (err error) {
+// send enqueues bodies (one, or a batch) and returns the seq of the first;
+// the others follow it. The caller makes their ids from it, after the lock
+// is released: ids depend only on the queue's number and the seq, and
+// making them allocates, which a contended lock should not wait for.
+// After the entry check send checks every argument: the batch size, the
+// delay and the bodies.
+func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay time.Duration) (first uint64, err error) {
 	if err := q.enter(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	n := len(bodies)
 	l := &q.b.limits
 	if batch && (n == 0 || n > l.BatchSize) {
-		return ErrBatchSize
+		return 0, ErrBatchSize
 	}
 	if !l.Delay.contains(delay) {
-		return outOfRange("delaySeconds")
+		return 0, outOfRange("delaySeconds")
 	}
 	total := 0
 	for _, body := range bodies {
 		if body == "" {
-			return ErrEmptyMessage
+			return 0, ErrEmptyMessage
 		}
 		total += len(body)
 	}
 	if batch && total > l.BatchBytes {
-		return l.batchTooLarge()
+		return 0, l.batchTooLarge()
 	}
 	now, err := q.lock()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer q.unlockInto(&err)
 	for _, body := range bodies {
 		if len(body) > q.set.maxMsgSize {
-			return ErrMessageTooLarge
+			return 0, ErrMessageTooLarge
 		}
 	}
 	if q.retained()+n > q.set.maxMsgHeapNum {
-		return ErrHeapFull
+		return 0, ErrHeapFull
 	}
 	bytes := int64(total) + int64(n)*messageOverhead
 	if !q.b.reserve(bytes) {
-		return ErrMemoryFull
+		return 0, ErrMemoryFull
 	}
 	if !allow(q.sendLimit, now, n) {
 		q.b.stored.Add(-bytes)
-		return ErrThrottled
+		return 0, ErrThrottled
 	}
 	to := inReady // a message visible at once is later than every such message before it
 	if delay > 0 {
@@ -394,11 +400,8 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 	}
 	q.stored += bytes // reserve counted them in the broker's total
 	q.counters.sent += uint64(n)
-	q.logSend(now, delay, q.nextSeq-uint64(n), bodies)
-	if *ids == nil {
-		*ids = make([]string, n)
-	}
-	q.messageIDs(*ids, q.nextSeq-uint64(n))
+	first = q.nextSeq - uint64(n)
+	q.logSend(now, delay, first, bodies)
 	if delay == 0 {
 		q.waiters.wake(n)
 	} else {
@@ -407,7 +410,7 @@ func (q *Queue) send(ctx context.Context, bodies []string, batch bool, delay tim
 	if q.dlq != nil {
 		q.noteTimeToLive(now)
 	}
-	return nil
+	return first, nil
 }
 
 // Delete deletes the message that receipt handle h names. Only the handle

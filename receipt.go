@@ -31,34 +31,66 @@ func newNonce() uint64 {
 
 const hexDigits = "0123456789abcdef"
 
-// setHandles sets the ids and the new receipt handles of out, the views of
-// ms, just received by the caller, who holds q.mu. The strings of one
-// receive share one allocation.
-func (q *Queue) setHandles(out []Message, ms []*message) {
+// taken is what a receive took of one message, under the queue's lock, to
+// make its id and receipt handle after: its seq, the nonce of this
+// receive, and, for a message moved to a dead-letter queue, its id.
+type taken struct {
+	seq, nonce uint64
+	deadID     string
+}
+
+// takenSet lists what one receive took, in order: a batch of up to 16 in
+// place (a receive keeps its takenSet on its stack), more beyond.
+type takenSet struct {
+	n     int
+	first [16]taken
+	more  []taken
+}
+
+func (ts *takenSet) add(t taken) {
+	if ts.n < len(ts.first) {
+		ts.first[ts.n] = t
+	} else {
+		ts.more = append(ts.more, t)
+	}
+	ts.n++
+}
+
+func (ts *takenSet) at(i int) *taken {
+	if i < len(ts.first) {
+		return &ts.first[i]
+	}
+	return &ts.more[i-len(ts.first)]
+}
+
+// setHandles sets the ids and the new receipt handles of out from ts, its
+// record of the same messages. It needs no lock: a queue's id prefix
+// never changes. The strings of one receive share one allocation.
+func (q *Queue) setHandles(out []Message, ts *takenSet) {
 	total := 0
-	for _, m := range ms {
-		if m.dead == nil {
-			total += q.idLen(m.seq)
+	for i := range ts.n {
+		if t := ts.at(i); t.deadID == "" {
+			total += q.idLen(t.seq)
 		}
 		total += receiptLen
 	}
 	var sb strings.Builder
 	sb.Grow(total)
 	var buf [maxIDLen + receiptLen]byte
-	for _, m := range ms {
-		n := 0
-		if m.dead == nil {
-			n = q.putID(buf[:], m.seq)
+	for i := range ts.n {
+		t, n := ts.at(i), 0
+		if t.deadID == "" {
+			n = q.putID(buf[:], t.seq)
 		}
-		putReceipt(buf[n:], m.seq, m.nonce)
+		putReceipt(buf[n:], t.seq, t.nonce)
 		sb.Write(buf[:n+receiptLen])
 	}
 	s := sb.String()
-	for i, m := range ms {
-		if m.dead != nil {
-			out[i].ID = m.dead.id
+	for i := range ts.n {
+		if t := ts.at(i); t.deadID != "" {
+			out[i].ID = t.deadID
 		} else {
-			k := q.idLen(m.seq)
+			k := q.idLen(t.seq)
 			out[i].ID, s = s[:k], s[k:]
 		}
 		out[i].ReceiptHandle, s = s[:receiptLen], s[receiptLen:]

@@ -47,8 +47,23 @@ func (q *Queue) BatchReceive(ctx context.Context, n int, wait time.Duration) ([]
 }
 
 // receive receives up to n messages into out. It checks every argument:
-// after the entry check, n, then the wait.
-func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) (_ []Message, err error) {
+// after the entry check, n, then the wait. The ids and receipt handles of
+// the messages taken are made after the queue's lock is released, from
+// what take recorded under it: making them allocates, which a contended
+// lock should not wait for.
+func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Message) ([]Message, error) {
+	var tk takenSet
+	out, err := q.receiveLocked(ctx, n, wait, out, &tk)
+	if err != nil {
+		return nil, err
+	}
+	q.setHandles(out[len(out)-tk.n:], &tk)
+	return out, nil
+}
+
+// receiveLocked is receive but for the ids and receipt handles: it
+// records in *tk what they are made of.
+func (q *Queue) receiveLocked(ctx context.Context, n int, wait time.Duration, out []Message, tk *takenSet) (_ []Message, err error) {
 	if err := q.enter(ctx); err != nil {
 		return nil, err
 	}
@@ -70,25 +85,25 @@ func (q *Queue) receive(ctx context.Context, n int, wait time.Duration, out []Me
 	if !allow(q.recvLimit, now, n) {
 		return nil, ErrThrottled
 	}
-	if out = q.take(now, n, out); len(out) > 0 {
+	if out = q.take(now, n, out, tk); len(out) > 0 {
 		return out, nil
 	}
 	if wait == 0 {
 		return nil, ErrNoMessage
 	}
-	return q.longPoll(ctx, now, due, n, wait, out)
+	return q.longPoll(ctx, now, due, n, wait, out, tk)
 }
 
-// take receives up to n visible messages into out. The caller holds q.mu
-// and has advanced q to now.
-func (q *Queue) take(now int64, n int, out []Message) []Message {
+// take receives up to n visible messages into out, without their ids and
+// receipt handles, and appends to *tk what those are made of. The caller
+// holds q.mu and has advanced q to now.
+func (q *Queue) take(now int64, n int, out []Message, tk *takenSet) []Message {
 	p := q.set.deadLetter
 	if out == nil && q.active > 0 {
 		out = make([]Message, 0, min(n, q.active)) // one allocation for a batch
 	}
-	start := len(out)
 	var stack [16]*message
-	ms := stack[:0] // the messages taken, for their strings
+	ms := stack[:0] // the messages taken, for the journal
 	for len(out) < n {
 		k, where, ok := q.idx.min()
 		if !ok || k.visibleAt > now {
@@ -110,13 +125,17 @@ func (q *Queue) take(now int64, n int, out []Message) []Message {
 		m.visibleAt = now + int64(q.set.visibilityTimeout)
 		q.insert(m, inFlight) // later than every message received before
 		ms = append(ms, m)
+		t := taken{seq: m.seq, nonce: m.nonce}
+		if m.dead != nil {
+			t.deadID = m.dead.id
+		}
+		tk.add(t)
 		out = append(out, m.view())
 	}
 	if len(ms) == 0 {
 		return out
 	}
 	q.counters.received += uint64(len(ms))
-	q.setHandles(out[start:], ms)
 	q.logUpdate(now, ms)
 	q.armTimer(now) // receives still waiting get these back when their timeout ends
 	return out

@@ -91,8 +91,9 @@ func poll(t *testing.T, q *Queue, due int64, wait time.Duration) <-chan pollResu
 		now, err := q.lockHeld()
 		require.NoError(t, err)
 		var out []Message
-		if out = q.take(now, 1, nil); len(out) == 0 {
-			out, err = q.longPoll(t.Context(), now, due, 1, wait, nil)
+		var tk takenSet
+		if out = q.take(now, 1, nil, &tk); len(out) == 0 {
+			out, err = q.longPoll(t.Context(), now, due, 1, wait, nil, &tk)
 		}
 		q.unlock()
 		r := pollResult{err: err, at: time.Now()}
@@ -172,7 +173,8 @@ func TestSourceTimerWhileWokenReceivePolls(t *testing.T) {
 		due := dlq.pullSources(true) // m1 moves and wakes the waiter
 		dlq.mu.Lock()
 		require.Zero(t, dlq.waiters.n, "the waiter is woken, not listed")
-		stolen := dlq.take(dlq.horizon, 1, nil) // another receive gets m1 first
+		var tk takenSet
+		stolen := dlq.take(dlq.horizon, 1, nil, &tk) // another receive gets m1 first
 		require.Len(t, stolen, 1)
 		dlq.unlock()
 		dlq.rearmSources(due)

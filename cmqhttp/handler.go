@@ -10,8 +10,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencmq/cmq"
@@ -315,15 +316,12 @@ func (h *Handler) read(r *http.Request) (*params, error) {
 	}
 	text := r.URL.RawQuery
 	if r.Method == http.MethodPost {
-		var sb strings.Builder
-		if r.ContentLength >= 0 {
-			sb.Grow(int(n)) // read into the final string: no copy
-		}
-		if _, err := io.Copy(&sb, io.LimitReader(r.Body, h.maxBytes+1)); err != nil || int64(sb.Len()) > h.maxBytes {
+		body, ok := readBody(r.Body, r.ContentLength, h.maxBytes)
+		if !ok {
 			h.mem.release(reserved)
 			return nil, h.tooLarge
 		}
-		text = sb.String()
+		text = body
 	}
 	p, err := parseParams(text)
 	if err != nil {
@@ -332,6 +330,52 @@ func (h *Handler) read(r *http.Request) (*params, error) {
 	}
 	p.release = func() { h.mem.release(reserved) }
 	return p, nil
+}
+
+// bodyBufs holds the buffers request bodies are read into, each of at
+// most SmallBytes (a larger body gets a buffer of its own, counted in the
+// memory budget with the string made from it).
+var bodyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// readBody reads a request body of n bytes (-1 if unknown) and returns it,
+// or false if it is longer than limit or cannot be read. Its only
+// allocation is the string returned, of exactly the body's size: the bytes
+// are read into a pooled buffer, or, for a body over SmallBytes, into one
+// of the size Content-Length gives.
+func readBody(body io.Reader, n, limit int64) (string, bool) {
+	bp := bodyBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	if n >= 0 && int64(cap(buf)) <= n {
+		buf = make([]byte, 0, n+1) // one byte more to see the end
+	}
+	ok := false
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(512, len(buf)))
+		}
+		// Never read more than one byte past the limit.
+		k, err := body.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+k]
+		if int64(len(buf)) > limit {
+			break
+		}
+		if err == io.EOF {
+			ok = true
+			break
+		}
+		if err != nil {
+			break
+		}
+	}
+	s := ""
+	if ok {
+		s = string(buf)
+	}
+	if cap(buf) <= SmallBytes {
+		*bp = buf[:0]
+	}
+	bodyBufs.Put(bp)
+	return s, ok
 }
 
 // newRequestID returns a fresh request id: 32 hexadecimal digits.

@@ -44,7 +44,7 @@ func TestOneBenchmarkFailsTheReport(t *testing.T) {
 	err := run([]string{"-out", out, in}, &stdout, &stderr)
 
 	require.Error(t, err, "a report with targets not measured must fail")
-	assert.Contains(t, err.Error(), "13 of 14 targets not measured")
+	assert.Contains(t, err.Error(), "14 of 15 targets not measured")
 	// One line per target not measured, naming the benchmark it lacks.
 	for _, tg := range targets[:7] {
 		assert.Contains(t, err.Error(), "target \""+tg.name+"\"")
@@ -52,12 +52,12 @@ func TestOneBenchmarkFailsTheReport(t *testing.T) {
 	assert.Contains(t, err.Error(), `target "single cycle at 1,000 queued, per message, against a channel send + receive" (≤ 8.00×) lacks benchmark Baseline/chan cpu-ns/msg and Baseline/chan ns/msg`)
 	assert.Contains(t, err.Error(), `target "wake-up p50 with one waiter" (< 10.0 µs) lacks benchmark Wakeup/waiters=1 wake-p50-ns`)
 	assert.NotContains(t, err.Error(), "allocations per single-message cycle", "the allocations target was measured")
-	assert.Equal(t, 14, strings.Count(err.Error(), "\n")+1, "a heading and 13 lines")
+	assert.Equal(t, 15, strings.Count(err.Error(), "\n")+1, "a heading and 14 lines")
 
 	got, rerr := os.ReadFile(out)
 	require.NoError(t, rerr)
 	assert.Equal(t, doc, string(got), "-out must be left unchanged when a target is not measured")
-	assert.Equal(t, 13, strings.Count(stdout.String(), "| **missing** |"), "the section goes to stdout, with every missing verdict")
+	assert.Equal(t, 14, strings.Count(stdout.String(), "| **missing** |"), "the section goes to stdout, with every missing verdict")
 	assert.Equal(t, 1, strings.Count(stdout.String(), "| **met** |"))
 	assert.NotContains(t, stdout.String(), "**missed**")
 	assert.Contains(t, stdout.String(), "| allocations per single-message cycle | ≤ 3 | 2 | too few runs | **met** |")
@@ -108,6 +108,7 @@ func TestAllMeasured(t *testing.T) {
 	want := map[string]string{
 		"single cycle at 1,000 queued, per message, against a channel send + receive":                               "| ≤ 8.00× | 10.83× (wall time: 10.47×) | 10.10× to 11.61× | **missed** |",
 		"batch of 16 at 1,000 queued, per message, against a channel send + receive":                                "| ≤ 4.00× | 9.61× (wall time: 8.35×) | 8.96× to 10.30× | **missed** |",
+		"one shared queue under contention (Parallel/queues=1) against the parallel channel, time per cycle":        "| ≤ 3.00× | 5.58× | 5.20× to 5.98× | **missed** |",
 		"single cycle at 1,000,000 queued against the cost at 1,000":                                                "| ≤ 2.50× | 1.31× (wall time: 1.29×) | 1.22× to 1.41× | **met** |",
 		"single cycle at 100,000 in flight against the cost at 1,000 queued":                                        "| ≤ 2.50× | 1.08× (wall time: 1.01×) | 1.01× to 1.16× | **met** |",
 		"batch of 16 at 1,000,000 queued against the cost at 1,000":                                                 "| ≤ 2.50× | 1.73× (wall time: 1.63×) | 1.61× to 1.85× | **met** |",

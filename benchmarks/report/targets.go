@@ -83,6 +83,13 @@ var targets = []target{
 		wallOf: wall("Cycle/batch16/queued=1000"), wallPer: wall("Baseline/chan"),
 	},
 	{
+		// Contention is judged on wall time: time spent waiting for a
+		// queue's lock is not CPU time.
+		name: "one shared queue under contention (Parallel/queues=1) against the parallel channel, time per cycle",
+		of:   measure{"Parallel/queues=1", "ns/op"}, per: measure{"Baseline/chan-parallel", "ns/op"},
+		cmp: atMost, limit: 3, show: times,
+	},
+	{
 		name: "single cycle at 1,000,000 queued against the cost at 1,000",
 		of:   cpu("Cycle/single/queued=1000000"), per: cpu("Cycle/single/queued=1000"),
 		cmp: atMost, limit: 2.5, show: times,
