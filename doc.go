@@ -116,10 +116,11 @@
 // # Time
 //
 // The Go API takes time.Duration; CMQ's whole seconds belong to the wire.
-// Each operation reads the clock once, as it takes the queue's lock, from a
-// clock that is wall time at [NewBroker] plus monotonic time since; a
-// queue's operations see instants that never go back, in the order they
-// take its lock. Nothing runs in the background: visibility, delays, retention
+// Each operation reads the clock under the queue's lock (once, or once per
+// bounded step when a backlog of expiries must be caught up), from a clock
+// that is wall time at [NewBroker] plus monotonic time since; a queue's
+// operations see instants that never go back, in the order they take its
+// lock. Nothing runs in the background: visibility, delays, retention
 // and token buckets are derived from that clock when a queue is used, and a
 // timer exists only while a receive waits. Under testing/synctest every
 // time-dependent behaviour runs on the bubble's fake clock, so tests need

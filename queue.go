@@ -22,9 +22,10 @@ import (
 // [ErrQueueNotExist], even if a queue of the same name is created again.
 // All methods are safe for concurrent use.
 //
-// Every operation reads the clock once, as it takes the queue's lock (an
-// instant never earlier than the queue's previous operation's), and first
-// brings the queue up to that instant: messages past their retention are
+// Every operation reads the clock under the queue's lock (an instant never
+// earlier than the queue's previous operation's; again after each bounded
+// step of catching up, see catchUp), and first brings the queue up to that
+// instant: messages past their retention are
 // dropped, messages past a dead-letter time-to-live are moved, and messages
 // whose next visible time has come are counted active. Nothing runs in the
 // background.
