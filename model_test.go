@@ -37,7 +37,7 @@ func FuzzModel(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		synctest.Test(t, func(t *testing.T) {
-			runModel(t, data, "")
+			runModel(t, data, "", false)
 		})
 	})
 }
@@ -53,7 +53,7 @@ func FuzzModelDurable(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		synctest.Test(t, func(t *testing.T) {
-			runModel(t, data, t.TempDir())
+			runModel(t, data, t.TempDir(), false)
 		})
 	})
 }
@@ -178,32 +178,52 @@ type model struct {
 	seen   map[string]bool // every receipt handle a receive returned
 	pool   []string        // the same handles, in order, for the fuzzer to pick from
 	bodyN  int
+	topic  *modelTopic // nil unless the run covers topics (FuzzModelTopics)
 }
 
 // runModel runs the steps of data against an in-memory broker, or, with a
-// directory, a durable one that is reopened now and then.
-func runModel(t *testing.T, data []byte, dir string) {
+// directory, a durable one that is reopened now and then. With topics, the
+// first byte of data chooses the filter type of a topic whose
+// subscriptions send to the two queues, and opcodes opCount and up are
+// topic operations (see model_topics_test.go).
+func runModel(t *testing.T, data []byte, dir string, topics bool) {
+	limits := modelLimits()
+	if topics {
+		limits = modelTopicLimits()
+	}
 	open := func() *cmq.Broker {
 		if dir == "" {
-			b, err := cmq.NewBroker(cmq.WithLimits(modelLimits()))
+			b, err := cmq.NewBroker(cmq.WithLimits(limits))
 			require.NoError(t, err)
 			return b
 		}
-		b, err := cmq.Open(context.Background(), dir, cmq.WithLimits(modelLimits()), cmq.WithSync(cmq.SyncNone))
+		b, err := cmq.Open(context.Background(), dir, cmq.WithLimits(limits), cmq.WithSync(cmq.SyncNone))
 		require.NoError(t, err)
 		return b
 	}
-	m := &model{t: t, b: open(), limits: modelLimits(), ids: map[string]bool{}, seen: map[string]bool{}}
+	m := &model{t: t, b: open(), limits: limits, ids: map[string]bool{}, seen: map[string]bool{}}
 	defer func() { m.b.Close() }()
 	m.qs[0] = &modelQueue{name: "q0"}
 	m.qs[1] = &modelQueue{name: "q1"}
 	in := &modelInput{b: data}
+	ops := opCount
+	if topics {
+		m.newTopic(in)
+		ops = opCount + topicOpCount
+	}
 	reopen := rand.New(rand.NewPCG(uint64(len(data)), 7))
 	for m.step = 0; in.i < len(in.b) && m.step < 400; m.step++ {
 		op := in.byte()
-		m.do(int(op&^noCheck)%opCount, in)
-		if op&noCheck == 0 {
+		if code := int(op&^noCheck) % ops; code < opCount {
+			m.do(code, in)
+		} else {
+			m.doTopic(code, in)
+		}
+		if op&noCheck == 0 || m.topic != nil && m.topic.stopped {
 			m.check()
+		}
+		if m.topic != nil && m.topic.stopped {
+			return
 		}
 		if dir != "" && reopen.IntN(6) == 0 {
 			require.NoError(t, m.b.Close(), m.msg("Close"))
@@ -581,6 +601,11 @@ func (m *model) do(op int, in *modelInput) {
 		require.Len(t, got, len(wantMsgs), m.msg("receive"))
 		for i, x := range wantMsgs {
 			g := got[i]
+			if x.id == "" { // sent by a publish: the id is the queue's, learnt now
+				require.False(t, m.ids[g.ID], m.msg("id %q returned twice", g.ID))
+				m.ids[g.ID] = true
+				x.id = g.ID
+			}
 			require.Equal(t, x.id, g.ID, m.msg("receive %d: id", i))
 			require.Equal(t, x.body, g.Body, m.msg("receive %d: body", i))
 			require.Equal(t, x.dequeues, g.DequeueCount, m.msg("receive %d: dequeue count", i))
@@ -962,6 +987,9 @@ func (m *model) check() {
 		names = []string{}
 	}
 	require.Equal(t, names, gotNames, m.msg("ListQueues"))
+	if m.topic != nil {
+		m.checkTopic()
+	}
 }
 
 // modelSeeds are hand-written inputs that reach every operation; they run
