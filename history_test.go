@@ -32,6 +32,12 @@ var soakFor = flag.Duration("soak", 0, "run TestHistory in rounds for this long 
 // first. Everything runs in a synctest bubble, so visibility timeouts pass
 // in fake time and crashed messages come back at once.
 //
+// A topic round does the same with producers that publish to a topic
+// whose queue subscriptions (one without filter tags, the others with a
+// filter tag each) send to the queues: every published message must land
+// exactly once in each queue whose subscription matches its tags and in
+// no other, and then be delivered and deleted as above.
+//
 // In plain go test it runs three rounds; with -soak=D it runs larger rounds
 // with new seeds until D of real time has passed.
 func TestHistory(t *testing.T) {
@@ -63,6 +69,13 @@ func TestHistory(t *testing.T) {
 			t.Fatalf("round %d (seed %d), durable broker, failed", round, cfg.seed)
 		}
 		total.add(s)
+		// Publish and fan-out through a topic (in-memory broker).
+		cfg.durable, cfg.topic = false, true
+		synctest.Test(t, func(t *testing.T) { s = runHistory(t, cfg) })
+		if t.Failed() {
+			t.Fatalf("round %d (seed %d), topic, failed", round, cfg.seed)
+		}
+		total.add(s)
 		total.rounds++
 		if round >= 2 && time.Since(start) >= *soakFor {
 			break
@@ -75,10 +88,11 @@ type historyConfig struct {
 	seed                                      uint64
 	queues, producers, consumers, perProducer int
 	durable                                   bool // cmq.Open, reopened now and then
+	topic                                     bool // producers publish to a topic over the queues
 }
 
 type historyStats struct {
-	rounds, sends, deliveries, deletes, lateDeletes, crashes, extends, reopens int
+	rounds, sends, deliveries, deletes, lateDeletes, crashes, extends, reopens, publishes int
 }
 
 func (s *historyStats) add(o historyStats) {
@@ -89,11 +103,12 @@ func (s *historyStats) add(o historyStats) {
 	s.crashes += o.crashes
 	s.extends += o.extends
 	s.reopens += o.reopens
+	s.publishes += o.publishes
 }
 
 func (s historyStats) String() string {
-	return fmt.Sprintf("%d sends, %d deliveries, %d deletes, %d late deletes refused, %d crashes, %d lease extensions, %d reopens of a durable broker",
-		s.sends, s.deliveries, s.deletes, s.lateDeletes, s.crashes, s.extends, s.reopens)
+	return fmt.Sprintf("%d sends, %d messages published to a topic, %d deliveries, %d deletes, %d late deletes refused, %d crashes, %d lease extensions, %d reopens of a durable broker",
+		s.sends, s.publishes, s.deliveries, s.deletes, s.lateDeletes, s.crashes, s.extends, s.reopens)
 }
 
 // Events of the history. Times are the broker's (the bubble's fake clock).
@@ -112,6 +127,12 @@ type (
 		body     string
 		start    time.Time
 		end      time.Time
+	}
+	// histPublish is one published message: its publish instant and the
+	// queues whose subscriptions match its tags.
+	histPublish struct {
+		at     time.Time
+		queues []string
 	}
 	histDelete struct {
 		dequeues int // of the lease whose handle was used
@@ -133,6 +154,7 @@ type history struct {
 	leases  map[string][]*histLease
 	deletes map[string][]histDelete
 	changes map[string][]histChange
+	pubs    map[string]histPublish // by body, in a topic round
 	stats   historyStats
 }
 
@@ -158,9 +180,23 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 		leases:  map[string][]*histLease{},
 		deletes: map[string][]histDelete{},
 		changes: map[string][]histChange{},
+		pubs:    map[string]histPublish{},
 	}
 	total := cfg.queues * cfg.producers * cfg.perProducer
 	var deleted atomic.Int64
+	// In a topic round the number of deliveries is known only once every
+	// publish is made: producers add to expected before each publish.
+	var expected, producing atomic.Int64
+	// A lost message would keep the consumers polling forever: they give
+	// up after an hour of fake time and the checks below report it.
+	giveUp := time.Now().Add(time.Hour)
+	done := func() bool { return deleted.Load() >= int64(total) || time.Now().After(giveUp) }
+	if cfg.topic {
+		producing.Store(int64(cfg.queues * cfg.producers))
+		done = func() bool {
+			return producing.Load() == 0 && deleted.Load() >= expected.Load() || time.Now().After(giveUp)
+		}
+	}
 	var wg sync.WaitGroup
 	queues := make([]*cmq.Queue, cfg.queues)
 	var current atomic.Pointer[[]*cmq.Queue] // the queues of the broker open now
@@ -173,15 +209,34 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 		queues[qi] = q
 	}
 	current.Store(&queues)
+	var tp *cmq.Topic
+	if cfg.topic {
+		var err error
+		tp, err = b.CreateTopic(t.Context(), "history", cmq.TopicAttributes{})
+		require.NoError(t, err)
+		for qi, q := range queues {
+			_, err := tp.Subscribe(t.Context(), q.Name(), cmq.SubscriptionAttributes{
+				Protocol: cmq.ProtocolQueue, Endpoint: q.Name(), FilterTags: histFilters[qi%len(histFilters)],
+			})
+			require.NoError(t, err)
+		}
+	}
 	for qi := range queues {
 		q := func() *cmq.Queue { return (*current.Load())[qi] }
 		for p := range cfg.producers {
 			rng := rand.New(rand.NewPCG(cfg.seed, uint64(qi*1000+p)))
+			if cfg.topic {
+				wg.Go(func() {
+					defer producing.Add(-1)
+					histPublishTopic(t, h, tp, queues, rng, qi*cfg.producers+p, cfg.perProducer, &expected)
+				})
+				continue
+			}
 			wg.Go(func() { histProduce(t, h, q, rng, p, cfg.perProducer) })
 		}
 		for c := range cfg.consumers {
 			rng := rand.New(rand.NewPCG(cfg.seed, uint64(qi*1000+500+c)))
-			wg.Go(func() { histConsume(t, h, q, rng, vt, &deleted, int64(total)) })
+			wg.Go(func() { histConsume(t, h, q, rng, vt, &deleted, done) })
 		}
 	}
 	if cfg.durable {
@@ -189,7 +244,7 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 		// returns ErrClosed having done nothing, and is retried on the
 		// reopened broker; leases and handles carry over.
 		rng := rand.New(rand.NewPCG(cfg.seed, 99))
-		for deleted.Load() < int64(total) {
+		for !done() {
 			time.Sleep(time.Duration(500+rng.IntN(3000)) * time.Millisecond)
 			require.NoError(t, b.Close())
 			b = open()
@@ -208,6 +263,10 @@ func runHistory(t *testing.T, cfg historyConfig) historyStats {
 	}
 	wg.Wait()
 
+	if cfg.topic {
+		total = int(expected.Load())
+		checkFanOut(t, h)
+	}
 	require.Len(t, h.sends, total)
 	checkHistory(t, h)
 	for _, q := range queues {
@@ -267,10 +326,10 @@ func histProduce(t *testing.T, h *history, queue func() *cmq.Queue, rng *rand.Ra
 // consume receives until every message of the run is deleted, and handles
 // each message in one of four ways: delete soon, crash (never delete),
 // delete after the lease ended, or extend the lease and then delete.
-func histConsume(t *testing.T, h *history, queue func() *cmq.Queue, rng *rand.Rand, vt time.Duration, deleted *atomic.Int64, total int64) {
+func histConsume(t *testing.T, h *history, queue func() *cmq.Queue, rng *rand.Rand, vt time.Duration, deleted *atomic.Int64, done func() bool) {
 	ctx := t.Context()
 	q := queue()
-	for deleted.Load() < total {
+	for !done() {
 		var msgs []cmq.Message
 		single, n, wait := rng.IntN(2) == 0, 1+rng.IntN(4), time.Duration(rng.IntN(3))*time.Second
 		err := retryClosed(func() (err error) {
@@ -340,6 +399,84 @@ func histConsume(t *testing.T, h *history, queue func() *cmq.Queue, rng *rand.Ra
 			}
 			h.mu.Unlock()
 		}
+	}
+}
+
+// histFilters are the filter tags of the topic round's subscriptions, by
+// queue index: the first takes every message.
+var histFilters = [][]string{nil, {"a"}, {"b"}, {"a", "c"}}
+
+// histTags are the tags a topic round's producers publish with.
+var histTags = [][]string{nil, {"a"}, {"b"}, {"a", "b"}, {"c"}}
+
+// histPublishTopic publishes n messages to the topic, singly or in
+// batches, each batch with tags drawn from histTags, and records which
+// queues each must reach.
+func histPublishTopic(t *testing.T, h *history, tp *cmq.Topic, queues []*cmq.Queue, rng *rand.Rand, p, n int, expected *atomic.Int64) {
+	for sent := 0; sent < n; {
+		k := min(n-sent, 1+rng.IntN(5))
+		tags := histTags[rng.IntN(len(histTags))]
+		var to []string
+		for qi, q := range queues {
+			f := histFilters[qi%len(histFilters)]
+			if len(f) == 0 || slices.ContainsFunc(f, func(x string) bool { return slices.Contains(tags, x) }) {
+				to = append(to, q.Name())
+			}
+		}
+		bodies := make([]string, k)
+		for i := range bodies {
+			bodies[i] = fmt.Sprintf("topic/p%d/m%d", p, sent+i)
+		}
+		expected.Add(int64(k * len(to)))
+		var err error
+		if k == 1 {
+			_, err = tp.Publish(t.Context(), bodies[0], tags, "")
+		} else {
+			_, err = tp.BatchPublish(t.Context(), bodies, tags, "")
+		}
+		if !assert.NoError(t, err) {
+			return
+		}
+		now := time.Now()
+		h.mu.Lock()
+		for _, body := range bodies {
+			h.pubs[body] = histPublish{at: now, queues: to}
+			h.stats.publishes++
+		}
+		h.mu.Unlock()
+		sent += k
+		if rng.IntN(3) == 0 {
+			time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+		}
+	}
+}
+
+// checkFanOut checks a topic round: every published body reached each
+// queue its tags select exactly once (one message id per queue) and no
+// other queue. It then records each delivered message as a send, at its
+// publish instant, for checkHistory.
+func checkFanOut(t *testing.T, h *history) {
+	got := map[string]map[string][]string{} // body → queue → ids
+	for id, leases := range h.leases {
+		l := leases[0]
+		p, ok := h.pubs[l.body]
+		if !assert.True(t, ok, "delivered %s (%q) was never published", id, l.body) {
+			continue
+		}
+		if got[l.body] == nil {
+			got[l.body] = map[string][]string{}
+		}
+		got[l.body][l.queue] = append(got[l.body][l.queue], id)
+		h.sends[id] = histSend{queue: l.queue, body: l.body, at: p.at, visible: p.at}
+	}
+	for body, p := range h.pubs {
+		var queues []string
+		for q, ids := range got[body] {
+			queues = append(queues, q)
+			assert.Len(t, ids, 1, "%q landed in %s as %d messages", body, q, len(ids))
+		}
+		slices.Sort(queues)
+		assert.Equal(t, p.queues, queues, "%q: the queues it landed in", body)
 	}
 }
 
