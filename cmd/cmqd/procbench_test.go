@@ -257,6 +257,10 @@ func BenchmarkProcess(b *testing.B) {
 			}
 		}
 	}
+	// The last (longest) run of each sub-benchmark: ns/rt and
+	// server-cpu-ns/rt, for the ratios logged at the end.
+	type result struct{ rt, cpu float64 }
+	results := map[string]result{}
 	for _, signed := range []string{"unsigned", "signed"} {
 		for _, n := range []int{1, 16} {
 			name := "single"
@@ -274,7 +278,8 @@ func BenchmarkProcess(b *testing.B) {
 						p = servers[signed+"/cmqd"]
 					}
 					c := clients[signed+"/"+srv]
-					b.Run(fmt.Sprintf("%s/%s/clients=%d/%s", signed, name, nc, srv), func(b *testing.B) {
+					key := fmt.Sprintf("%s/%s/clients=%d/%s", signed, name, nc, srv)
+					b.Run(key, func(b *testing.B) {
 						op := func(ctx context.Context, g int) error {
 							if n == 1 {
 								return cycle(ctx, c, queueName(g))
@@ -285,16 +290,56 @@ func BenchmarkProcess(b *testing.B) {
 						loop(b, nc, op)
 						cpu1, _ := p.cpu()
 						rts := float64(b.N) * 3
-						b.ReportMetric(float64(b.Elapsed().Nanoseconds())/rts, "ns/rt")
+						r := result{rt: float64(b.Elapsed().Nanoseconds()) / rts}
+						b.ReportMetric(r.rt, "ns/rt")
 						b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/msg")
 						if cpuOK {
-							b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/rts, "server-cpu-ns/rt")
+							r.cpu = float64((cpu1 - cpu0).Nanoseconds()) / rts
+							b.ReportMetric(r.cpu, "server-cpu-ns/rt")
 						}
+						results[key] = r
 					})
 				}
 			}
 		}
 	}
+	logRatios(b, func(key string) (rt, cpu float64, ok bool) {
+		r, ok := results[key]
+		return r.rt, r.cpu, ok
+	})
+}
+
+// logRatios prints to stdout (b.Log of a benchmark with sub-benchmarks
+// shows only with -v), for each case, cmqd's time per round trip over the
+// minimal server's, and for cmqd signed over unsigned: wall time, and
+// (in parentheses) the server's CPU time.
+func logRatios(b *testing.B, get func(key string) (rt, cpu float64, ok bool)) {
+	ratio := func(num, den string) string {
+		nrt, ncpu, ok1 := get(num)
+		drt, dcpu, ok2 := get(den)
+		if !ok1 || !ok2 || drt == 0 {
+			return "   -         "
+		}
+		s := fmt.Sprintf("%5.2fx", nrt/drt)
+		if dcpu > 0 && ncpu > 0 {
+			return s + fmt.Sprintf(" (%4.2fx)", ncpu/dcpu)
+		}
+		return s + "        "
+	}
+	var sb strings.Builder
+	sb.WriteString("BenchmarkProcess ratios, wall time per round trip (server CPU per round trip):\n")
+	sb.WriteString("case                      cmqd/nethttp    cmqd/nethttp    cmqd signed/\n")
+	sb.WriteString("                          unsigned        signed          unsigned\n")
+	for _, name := range []string{"single", "batch16"} {
+		for _, nc := range []int{1, benchClients} {
+			c := fmt.Sprintf("%s/clients=%d", name, nc)
+			fmt.Fprintf(&sb, "%-25s %-15s %-15s %s\n", c,
+				ratio("unsigned/"+c+"/cmqd", "unsigned/"+c+"/nethttp"),
+				ratio("signed/"+c+"/cmqd", "signed/"+c+"/nethttp"),
+				ratio("signed/"+c+"/cmqd", "unsigned/"+c+"/cmqd"))
+		}
+	}
+	fmt.Print(sb.String())
 }
 
 func queueName(i int) string { return "bench" + strconv.Itoa(i) }
