@@ -155,8 +155,16 @@ func TestRewindStepsAndConcurrentCalls(t *testing.T) {
 			b, err := Open(ctx, dir, WithLimits(rewindLimits()))
 			require.NoError(t, err)
 			q, ms, start := fillRewind(t, b, n)
-			for _, m := range ms[:tc.kept] {
-				require.NoError(t, q.Delete(ctx, m.ReceiptHandle))
+			for i := 0; i < tc.kept; i += 1000 {
+				var hs []string
+				for _, m := range ms[i:min(tc.kept, i+1000)] {
+					hs = append(hs, m.ReceiptHandle)
+				}
+				errs, err := q.BatchDelete(ctx, hs)
+				require.NoError(t, err)
+				for _, e := range errs {
+					require.NoError(t, e)
+				}
 			}
 			steps := 0
 			b.rewindStepHook = func() {
