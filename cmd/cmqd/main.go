@@ -69,15 +69,19 @@
 //	cmq_queue_refused_calls_total            counter: other calls that reached the queue and failed
 //	cmq_queue_dead_lettered_messages_total   counter: moved out to the dead-letter queue
 //	cmq_queue_dead_letter_in_messages_total  counter: arrived from its sources
-//	cmq_queues, cmq_broker_bytes, cmq_broker_ready   gauges
+//	cmq_queues, cmq_topics, cmq_broker_bytes, cmq_broker_ready   gauges
+//	cmq_topic_pending_deliveries{topic}, cmq_topic_subscriptions{topic}   gauges
+//	cmq_topic_{published_messages,delivered,failed_attempts,retried_attempts,dropped_deliveries}_total{topic}
+//	cmq_subscription_pending_deliveries{topic,subscription,protocol}      gauge
+//	cmq_subscription_{delivered,failed_attempts,dropped_deliveries}_total{topic,subscription,protocol}
 //	cmqd_request_duration_seconds{action,code}       histogram, long polls included
 //	go_*, process_*                          the Go runtime and the process
 //
 // The console is one embedded page: no build step, nothing fetched from
 // elsewhere. It lists the queues with their counts, counters and
-// attributes, and the dead-letter bindings, and refreshes every 3 s from
-// /api/overview. Its Topics section stays empty: /api/overview does not
-// list topics yet.
+// attributes, the dead-letter bindings, and the topics with their
+// subscriptions (protocol, endpoint, filter, pending, delivered, failed,
+// dropped), and refreshes every 3 s from /api/overview.
 package main
 
 import (
