@@ -165,18 +165,13 @@ func (q *Queue) SetAttributes(ctx context.Context, a QueueAttributes) (err error
 		b.mu.Unlock()
 	}
 	if set.rewindPeriod == 0 && q.rewound > 0 {
-		// Still under q.mu: nobody sees them before they go. The record
-		// above drops them on replay too.
-		for m := q.log.first(); m != nil; {
-			next := m.newer
-			if m.where == inNone {
-				q.drop(m)
-			}
-			m = next
-		}
+		// The record above drops them on replay. catchUp drops them below,
+		// in steps, and every call catches up before anything else: no
+		// call sees them after this one.
+		q.keptSeq, q.keptEnd = q.log.base, q.log.end()
 	}
-	// A shorter retention or time-to-live applies at once, in bounded
-	// steps; the change is made whatever happens to q meanwhile.
+	// A shorter retention or time-to-live, and the drop of kept
+	// messages, apply at once, in bounded steps; the change is made whatever happens to q meanwhile.
 	if now, err := q.catchUp(); err == nil {
 		q.noteTimeToLive(now)
 	}

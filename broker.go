@@ -40,6 +40,8 @@ type Broker struct {
 
 	topics map[string]*Topic // by lower-case name, under mu (see topic.go)
 	push   *pusher           // delivers to subscriptions (see push.go)
+
+	rewindStepHook func() // tests: runs between two steps of a rewind, q.mu released
 }
 
 // NewBroker returns an empty Broker that enforces [DefaultLimits] unless an

@@ -123,3 +123,102 @@ func TestBulkMove(t *testing.T) {
 		t.Logf("Close during a move of %d messages: %v", n, strs)
 	})
 }
+
+// rewindBroker returns bulkBroker's broker whose queue src holds n
+// messages, all received and still invisible (a visibility timeout of an
+// hour), and the instant to rewind to: every message was sent at or after
+// it.
+func rewindBroker(t *testing.T, n int) (*cmq.Broker, *cmq.Queue, time.Time) {
+	start := time.Now().Truncate(time.Second)
+	b, src := bulkBroker(t, n)
+	require.NoError(t, src.SetAttributes(t.Context(), cmq.QueueAttributes{
+		RewindPeriod: cmq.Ptr(time.Hour), VisibilityTimeout: cmq.Ptr(time.Hour)}))
+	for got := 0; got < n; {
+		ms, err := src.BatchReceive(t.Context(), 1000, 0)
+		require.NoError(t, err)
+		got += len(ms)
+	}
+	return b, src, start
+}
+
+// startRewind rewinds src to start: the returned channel is closed when
+// Rewind has returned.
+func startRewind(t *testing.T, src *cmq.Queue, start time.Time) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := src.Rewind(t.Context(), start); err != nil {
+			t.Log("Rewind:", err)
+		}
+	}()
+	return done
+}
+
+// TestBulkRewind measures, with go test -run TestBulkRewind -bulk 3000000:
+// how long a rewind of that many received messages takes, the latency of
+// a lookup plus send on an unrelated queue and of a send to the queue
+// being rewound while it runs, and how long Close takes when called in
+// the middle of such a rewind.
+func TestBulkRewind(t *testing.T) {
+	n := *bulkMessages
+	if n == 0 {
+		t.Skip("a measurement: run with -bulk 3000000")
+	}
+	t.Run("rewind alone", func(t *testing.T) {
+		b, src, start := rewindBroker(t, n)
+		defer b.Close()
+		begin := time.Now()
+		<-startRewind(t, src, start)
+		t.Logf("rewind of %d messages, nothing beside: %v", n, time.Since(begin).Round(time.Millisecond))
+		require.Equal(t, n, countsOf(t, src).Active)
+	})
+	for _, tc := range []struct {
+		name  string
+		queue string
+	}{
+		{"unrelated queue during the rewind", "other"},
+		{"same queue during the rewind", "src"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, src, start := rewindBroker(t, n)
+			defer b.Close()
+			begin := time.Now()
+			done := startRewind(t, src, start)
+			var lat []time.Duration
+			for running := true; running; {
+				select {
+				case <-done:
+					running = false
+				default:
+				}
+				t0 := time.Now()
+				q, err := b.Queue(tc.queue)
+				require.NoError(t, err)
+				_, err = q.Send(t.Context(), "hello", 0)
+				require.NoError(t, err)
+				lat = append(lat, time.Since(t0))
+			}
+			rewind := time.Since(begin)
+			require.GreaterOrEqual(t, countsOf(t, src).Active, n, "all rewound")
+			t.Logf("rewind of %d messages: %v; lookup+send on %s: %d calls, p50 %v, p99 %v, p99.9 %v, max %v",
+				n, rewind.Round(time.Millisecond), tc.queue, len(lat), bulkPercentile(lat, 0.5), bulkPercentile(lat, 0.99), bulkPercentile(lat, 0.999), bulkPercentile(lat, 1))
+		})
+	}
+	t.Run("Close during the rewind", func(t *testing.T) {
+		var closes []time.Duration
+		for round := range 5 {
+			b, src, start := rewindBroker(t, n)
+			done := startRewind(t, src, start)
+			time.Sleep(time.Duration(20+20*round) * time.Millisecond) // into the rewind
+			t0 := time.Now()
+			require.NoError(t, b.Close())
+			closes = append(closes, time.Since(t0))
+			<-done
+		}
+		strs := make([]string, len(closes))
+		for i, c := range closes {
+			strs[i] = strconv.FormatFloat(float64(c.Microseconds())/1000, 'f', 2, 64) + "ms"
+		}
+		t.Logf("Close during a rewind of %d messages: %v", n, strs)
+	})
+}

@@ -109,7 +109,7 @@
 // every later call with ErrJournal and never retries the fsync (a retried
 // fsync can report success for data that was lost). The log is compacted
 // in the background, by a goroutine that exists only while it runs, when
-// it holds more than twice the live data plus a segment: every queue is
+// it holds more than twice the live data plus a segment (64 MiB): every queue is
 // snapshotted into new segments, one queue at a time under its lock, and
 // the old segments are removed.
 //
@@ -138,6 +138,37 @@
 // only that waiter. [Broker.Close] wakes every waiter and leaves no
 // goroutine or timer behind.
 //
+// Bulk work (retention drops and time-to-live moves to a dead-letter
+// queue) runs in steps of at most 1,024 messages under the queue's lock,
+// which is released between steps, so a queue catching up on millions of
+// expiries does not hold up other queues, lookups or [Broker.Close].
+//
+// # Inside a queue
+//
+// A queue orders its messages by (next visible time, send sequence), the
+// order in which receives take them. Keys that arrive in that order anyway
+// (messages sent without delay or moved in from a source queue, and
+// messages just received with the queue's visibility timeout) are appended
+// to two sorted runs; the rest (delays, changed visibilities, rewinds) go to
+// a github.com/google/btree B-tree, made only when a key first needs it. A
+// receive takes the least key of the three. Every operation is O(log n) in
+// the queue's depth, and the common send, receive, delete cycle does no
+// tree work at all.
+//
+// A receipt handle is 32 hexadecimal digits: the message's sequence number
+// in its queue and a 64-bit random nonce drawn for that receive (from
+// math/rand/v2's ChaCha8 generator, seeded by the operating system). Only
+// the handle of the message's latest receive works, and only before its
+// next visible time: a handle from another queue, another message or an
+// older receive, or with any character changed, is refused.
+//
+// QPS: each queue has a token bucket for each of send, receive and delete
+// ([Limits].QPS; a batch of n costs n, a receive costs the number of
+// messages asked for, charged when the call starts). A refusal is
+// immediate and changes nothing. A call refused for its arguments or for
+// the queue's state (a body too large, a full heap, a stale receipt
+// handle, a batch delete whose handles all fail) takes no token.
+//
 // # Fidelity
 //
 // Modelled as CMQ documents them, with the project's decisions where CMQ's
@@ -159,7 +190,9 @@
 // 20,000 delayed-message limit (6070) is not modelled; a broker made by
 // [NewBroker] keeps messages in memory only (see Durability for [Open]).
 //
-// Rules this package settles where CMQ is silent: a dead-letter move keeps
+// Rules this package settles where CMQ is silent: policy 0 moves a message
+// at the receive that would exceed MaxReceiveCount, and that receive gets
+// the next visible message instead; a dead-letter move keeps
 // the message id and body, and the moved message starts afresh in the
 // dead-letter queue (enqueue time = move time, dequeue count 0), with its
 // source recorded in [Message].DeadLetter (a message moved on from a

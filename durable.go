@@ -28,7 +28,7 @@ import (
 // torn record at the very end of the log (a write cut short by a crash) is
 // cut and logged; any other damage makes Open fail with an error that
 // names the file and offset. If a write or fsync fails, the broker
-// refuses every later change with [ErrJournal] and never retries it; Close
+// refuses every later call with [ErrJournal] and never retries it; Close
 // it and Open it again.
 //
 // The log is compacted in the background, while it holds more than twice

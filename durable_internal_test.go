@@ -376,6 +376,7 @@ func TestDurableSyncFailure(t *testing.T) {
 	defer b.Close()
 	q, err := b.CreateQueue(ctx, "q", QueueAttributes{})
 	require.NoError(t, err)
+	require.NoError(t, b.Health())
 	boom := errors.New("EIO")
 	fs.SetFault(func(op faultfs.Op, _ string) error {
 		if op == faultfs.OpSync {
@@ -392,6 +393,9 @@ func TestDurableSyncFailure(t *testing.T) {
 	_, err = b.CreateQueue(ctx, "other", QueueAttributes{})
 	require.ErrorIs(t, err, ErrJournal)
 	require.Equal(t, syncs, fs.Count(faultfs.OpSync), "no fsync after the failure")
+	// Readiness probes (cmqd's /readyz) see the failure through Health.
+	require.ErrorIs(t, b.Health(), ErrJournal)
+	require.ErrorIs(t, b.Health(), boom)
 }
 
 // Compaction keeps the log at most twice the live data plus a segment, and

@@ -116,6 +116,7 @@ func (t *Topic) publish(ctx context.Context, bodies []string, batch bool, tags [
 	}
 	first := t.nextSeq
 	t.nextSeq += uint64(n)
+	t.published += uint64(n)
 	pos := t.logSeq(now)
 	t.mu.Unlock()
 	if err := b.finish(pos); err != nil {
@@ -137,17 +138,20 @@ func (t *Topic) deliver(ctx context.Context, targets []target, ids, bodies, tags
 		if tg.protocol == ProtocolQueue {
 			err := t.sendToQueue(ctx, tg.endpoint, bodies)
 			if err == nil {
+				tg.s.noteDelivery(len(bodies), 0, 0, 0)
 				continue
 			}
 			if errors.Is(err, ErrClosed) {
 				return nil
 			}
 			if permanent(err) {
+				tg.s.noteDelivery(0, len(bodies), 0, len(bodies))
 				t.b.log.Warn("topic delivery dropped", "topic", t.name, "subscription", tg.s.name,
 					"queue", tg.endpoint, "firstMsgId", ids[0], "count", len(ids), "err", err)
 				continue
 			}
 			attempts = 1
+			tg.s.noteDelivery(0, len(bodies), 0, 0) // add counts the retries
 		}
 		for i := range bodies {
 			pending = append(pending, &delivery{

@@ -116,11 +116,13 @@ func (p *pusher) add(ds []*delivery, now int64) error {
 	}
 	var pos wal.Pos
 	for _, d := range ds {
-		if d.attempts > 0 {
+		if d.attempts > 0 { // a failed queue send
 			at, ok := d.sub.retryAt(d, now)
 			if !ok {
+				d.sub.noteDelivery(0, 0, 0, 1)
 				continue
 			}
+			d.sub.noteDelivery(0, 0, 1, 0)
 			d.at = at
 		}
 		d.seq = p.nextSeq
@@ -231,14 +233,17 @@ func (p *pusher) attempt(d *delivery) {
 	d.attempts++
 	now := p.b.now()
 	if err == nil {
+		s.noteDelivery(1, 0, 0, 0)
 		p.end(d, nil)
 		return
 	}
 	at, ok := s.retryAt(d, now)
 	if !ok || a.Protocol == ProtocolQueue && permanent(err) {
+		s.noteDelivery(0, 1, 0, 1)
 		p.end(d, err)
 		return
 	}
+	s.noteDelivery(0, 1, 1, 0)
 	d.at = at
 	p.mu.Lock()
 	if p.closed {

@@ -59,6 +59,11 @@ type Queue struct {
 	liveSeq                            uint64 // no message below this seq is in the index
 	ttlSeq                             uint64 // messages below this seq were checked for time-to-live
 
+	// Deleted messages kept for rewind with seq in [keptSeq, keptEnd) are
+	// still to drop: RewindPeriod was set to 0. Catching up drops them
+	// before anything else, so no call sees them.
+	keptSeq, keptEnd uint64
+
 	sendLimit, recvLimit, delLimit *rate.Limiter // nil: no limit
 
 	lost *lostMessages // dropped at a full dead-letter queue, not yet logged; nil if none
@@ -147,7 +152,7 @@ func (q *Queue) advance(now int64) {
 }
 
 // stepBudget is the most messages one step of bulk work (retention drops,
-// time-to-live moves) handles under a queue's lock: about a fifth of a
+// time-to-live moves, rewind, the drop of kept messages) handles under a queue's lock: about a fifth of a
 // millisecond of work.
 const stepBudget = 1024
 
@@ -157,6 +162,15 @@ const stepBudget = 1024
 // on a durable broker, journaled before the step ends.
 func (q *Queue) advanceStep(now int64) bool {
 	budget := stepBudget
+	for ; q.keptSeq < q.keptEnd; q.keptSeq++ {
+		if budget == 0 {
+			return false
+		}
+		budget--
+		if m := q.log.get(q.keptSeq); m != nil && m.where == inNone {
+			q.drop(m)
+		}
+	}
 	for m := q.log.first(); m != nil && now-m.enqueued >= int64(q.set.msgRetention); m = q.log.first() {
 		if budget == 0 {
 			return false
@@ -189,9 +203,26 @@ func (q *Queue) catchUp() (int64, error) {
 		if q.advanceStep(now) {
 			return now, nil
 		}
-		q.mu.Unlock()
-		runtime.Gosched()
-		q.mu.Lock()
+		q.yieldLock()
+	}
+}
+
+// yieldLock releases q.mu so that other calls on q, and Close, get in,
+// then takes it back. The caller's unlock still waits for the records it
+// appended before, even if a call that got in meanwhile took q.jpos.
+func (q *Queue) yieldLock() {
+	pos := q.jpos
+	q.mu.Unlock()
+	runtime.Gosched()
+	q.mu.Lock()
+	q.keepPos(pos)
+}
+
+// keepPos makes q.jpos, the record the holder of q.mu waits for when it
+// unlocks, at least pos. The caller holds q.mu.
+func (q *Queue) keepPos(pos wal.Pos) {
+	if q.jpos.Less(pos) {
+		q.jpos = pos
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 // Service is CMQ's queue API addressed by queue name: one method per CMQ
 // action, named after it, so that a remote client maps them one to one.
 // [Broker.Service] implements it in-process; the remote client in package
-// cmqclient will implement it over CMQ's HTTP API, against cmqd or
+// cmqclient implements it over CMQ's HTTP API, against cmqd or
 // Tencent's TDMQ-CMQ. Code written against Service moves between them by
 // changing one constructor. See "One API, three places" in the package
 // documentation for what differs over the wire.

@@ -119,13 +119,17 @@ type BrokerStats struct {
 	// Bytes is what every queue's retained messages count against the
 	// broker's memory.
 	Bytes int64
-	// Closed reports whether the broker was closed; then Queues is empty.
+	// Topics are the topics' snapshots, sorted by name ignoring case,
+	// each taken at its own instant like the queues'.
+	Topics []TopicStats
+	// Closed reports whether the broker was closed; then Queues and
+	// Topics are empty.
 	Closed bool
 }
 
-// Stats returns a snapshot of every queue, taken one queue at a time: it
-// holds the broker's read lock only to list the queues, then each queue's
-// lock in turn. A queue deleted meanwhile is left out.
+// Stats returns a snapshot of every queue and topic, taken one at a time:
+// it holds the broker's read lock only to list them, then each one's lock
+// in turn. A queue or topic deleted meanwhile is left out.
 func (b *Broker) Stats() BrokerStats {
 	b.mu.RLock()
 	queues := make([]*Queue, 0, len(b.queues))
@@ -160,6 +164,7 @@ func (b *Broker) Stats() BrokerStats {
 		t.Bytes += s.Bytes
 		t.OldestMessageAge = max(t.OldestMessageAge, s.OldestMessageAge)
 	}
+	st.Topics = b.topicStats()
 	return st
 }
 
@@ -171,4 +176,134 @@ func (b *Broker) Health() error {
 		return ErrClosed
 	}
 	return b.journalErr()
+}
+
+// deliveryCounters are a subscription's (or, summed, a topic's)
+// cumulative delivery counters, plain integers under the topic's lock.
+type deliveryCounters struct {
+	delivered uint64 // deliveries made: a queue send or a 2xx push
+	failed    uint64 // attempts that failed
+	retried   uint64 // failed attempts rescheduled for a retry
+	dropped   uint64 // deliveries given up: retries over, or a body the queue can never take
+}
+
+// noteDelivery counts outcomes of s's deliveries on s and on its topic.
+// It takes the topic's lock; the caller holds no lock of the topic's.
+func (s *Subscription) noteDelivery(delivered, failed, retried, dropped int) {
+	t := s.t
+	t.mu.Lock()
+	for _, c := range []*deliveryCounters{&s.counters, &t.counters} {
+		c.delivered += uint64(delivered)
+		c.failed += uint64(failed)
+		c.retried += uint64(retried)
+		c.dropped += uint64(dropped)
+	}
+	t.mu.Unlock()
+}
+
+// SubscriptionStats is a snapshot of one subscription, part of
+// [TopicStats]. Its counters count since the subscription was created
+// in this process (a durable broker's replay does not restore them).
+type SubscriptionStats struct {
+	Name     string
+	Protocol Protocol
+	Endpoint string
+	// FilterTags and BindingKeys are the subscription's filters; which
+	// one applies depends on the topic's FilterType.
+	FilterTags, BindingKeys []string
+	// MsgCount counts the deliveries not yet made (as in
+	// [SubscriptionInfo]).
+	MsgCount int
+	// Delivered counts deliveries made: messages sent to the endpoint
+	// queue, or pushed and answered with a 2xx status.
+	Delivered uint64
+	// Failed counts attempts that failed (a queue send refused, a push
+	// that failed or was answered with another status); Retried counts
+	// those rescheduled for a retry by the subscription's strategy;
+	// Dropped counts deliveries given up, after their last retry or at
+	// once for a body larger than the endpoint queue's MaxMsgSize.
+	Failed, Retried, Dropped uint64
+}
+
+// TopicStats is a snapshot of a topic and its subscriptions, taken at one
+// instant under the topic's lock. Its counters are cumulative since the
+// topic was created in this process and never go down; they include those
+// of subscriptions since removed.
+type TopicStats struct {
+	Name       string
+	FilterType FilterType
+	// MsgCount counts the deliveries not yet made over all subscriptions
+	// (as in [TopicInfo]).
+	MsgCount int
+	// Published counts messages published (a batch of n counts n).
+	Published uint64
+	// Delivered, Failed, Retried and Dropped sum those of
+	// [SubscriptionStats] over every subscription the topic has had.
+	Delivered, Failed, Retried, Dropped uint64
+	// Subscriptions are the subscriptions' snapshots, sorted by name
+	// ignoring case.
+	Subscriptions []SubscriptionStats
+}
+
+// Stats returns a snapshot of the topic and its subscriptions. It takes
+// the topic's lock once.
+// Errors: [ErrTopicNotExist], [ErrClosed].
+func (t *Topic) Stats() (TopicStats, error) {
+	if err := t.lockOpen(); err != nil {
+		return TopicStats{}, err
+	}
+	defer t.mu.Unlock()
+	c := &t.counters
+	s := TopicStats{
+		Name:          t.name,
+		FilterType:    t.filter,
+		Published:     t.published,
+		Delivered:     c.delivered,
+		Failed:        c.failed,
+		Retried:       c.retried,
+		Dropped:       c.dropped,
+		Subscriptions: make([]SubscriptionStats, 0, len(t.subs)),
+	}
+	for _, sub := range t.subs {
+		n := int(sub.pending.Load())
+		s.MsgCount += n
+		sc := &sub.counters
+		s.Subscriptions = append(s.Subscriptions, SubscriptionStats{
+			Name:        sub.name,
+			Protocol:    sub.attrs.Protocol,
+			Endpoint:    sub.attrs.Endpoint,
+			FilterTags:  slices.Clone(sub.attrs.FilterTags),
+			BindingKeys: slices.Clone(sub.attrs.BindingKeys),
+			MsgCount:    n,
+			Delivered:   sc.delivered,
+			Failed:      sc.failed,
+			Retried:     sc.retried,
+			Dropped:     sc.dropped,
+		})
+	}
+	slices.SortFunc(s.Subscriptions, func(x, y SubscriptionStats) int {
+		return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name))
+	})
+	return s, nil
+}
+
+// topicStats returns every topic's snapshot, sorted by name ignoring
+// case, visiting the topics one by one like [Broker.Stats] visits queues.
+func (b *Broker) topicStats() []TopicStats {
+	b.mu.RLock()
+	topics := make([]*Topic, 0, len(b.topics))
+	for _, t := range b.topics {
+		topics = append(topics, t)
+	}
+	b.mu.RUnlock()
+	slices.SortFunc(topics, func(x, y *Topic) int {
+		return strings.Compare(strings.ToLower(x.name), strings.ToLower(y.name))
+	})
+	out := make([]TopicStats, 0, len(topics))
+	for _, t := range topics {
+		if s, err := t.Stats(); err == nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }

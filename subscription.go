@@ -109,6 +109,7 @@ type Subscription struct {
 	created  int64
 	modified int64
 	deleted  bool
+	counters deliveryCounters // under the topic's lock (stats.go)
 
 	pending atomic.Int64 // deliveries not yet made
 }

@@ -81,6 +81,9 @@ type Topic struct {
 	modified int64
 	nextSeq  uint64
 	subs     map[string]*Subscription // by lower-case name
+
+	published uint64           // messages published (stats.go)
+	counters  deliveryCounters // of every subscription, past ones too
 }
 
 // Name returns the topic's name as created.

@@ -794,6 +794,7 @@ func TestTopicMethodsAfterCloseAndDoneContext(t *testing.T) {
 	}
 	exempt := map[string]string{
 		"*cmq.Topic.Name": "no error", "*cmq.Topic.ID": "no error", "*cmq.Topic.Subscription": "no context; looked up below",
+		"*cmq.Topic.Stats":       "no context; checked below",
 		"*cmq.Subscription.Name": "no error", "*cmq.Subscription.ID": "no error", "*cmq.Subscription.Topic": "no error",
 	}
 	for name, ctx := range doneContexts(t) {
@@ -815,6 +816,8 @@ func TestTopicMethodsAfterCloseAndDoneContext(t *testing.T) {
 		}
 	}
 	_, err = tp.Subscription("s")
+	assert.ErrorIs(t, err, cmq.ErrClosed)
+	_, err = tp.Stats()
 	assert.ErrorIs(t, err, cmq.ErrClosed)
 }
 

@@ -19,14 +19,24 @@
 // for MaxRequestBytes, or net/http refuses a long query string with its own
 // HTTP 431 before the handler sees it.
 //
+// Both paths serve every queue action and every topic action (CreateTopic,
+// SetTopicAttributes, GetTopicAttributes, ListTopic, DeleteTopic,
+// PublishMessage, BatchPublishMessage, Subscribe, Unsubscribe,
+// ListSubscriptionByTopic, GetSubscriptionAttributes,
+// SetSubscriptionAttributes, ClearSubscriptionFilterTags), which CMQ
+// serves from another host; an unknown action is 4000/10430. The Go-only
+// extensions (ChangeVisibility, Purge) have no action.
+//
 // Parameters follow CMQ: names are case-sensitive, '_' and '.' in a name
-// are the same character, a name may appear once (4000/10330), values are
+// are the same character, a name the action reads may appear once
+// (4000/10330; repeated parameters no action reads are ignored), values are
 // UTF-8; arrays are name.0, name.1, … or name.1, name.2, …, contiguous
 // (4000/10380) and at most [cmq.Limits].BatchSize long (4000/10370);
 // unknown parameters (RequestClient, clientRequestId,
 // UserpollingWaitSeconds, Region, Token, …) are ignored. A missing required
 // parameter is 4000/10390 naming it, an integer that does not parse is
-// 4000/10360, and ranges are the broker's (4000/10350 and friends). Times
+// 4000/10360, an empty receipt handle is 4000/10470, and ranges are the
+// broker's (4000/10350 and friends). Times
 // and durations are whole seconds on the wire; durations set through the Go
 // API that are not whole seconds are shown rounded up.
 //
@@ -37,7 +47,8 @@
 // it (see [StringToSign] and [Sign]; HmacSHA1, or HmacSHA256 when
 // SignatureMethod=HmacSHA256) over the Host header with its port. On POST a
 // signature made without the values that begin with '@' (the Python and PHP
-// SDKs' rule) is accepted too. An unknown SecretId is 4100/10270; a wrong
+// SDKs' rule) is accepted too. An unknown SecretId is 4100/10270 (or
+// 4000/10450 when it does not begin with "AKID"); a wrong
 // signature, a Timestamp more than [SignatureWindow] from the server's
 // clock, or a Nonce already accepted within that window is 4100/10030.
 // Nonces are remembered per SecretId in a bounded table

@@ -34,9 +34,8 @@ import (
 //     4000/10020 for a malformed name, 4440/10100 for a queue that does not
 //     exist.
 //   - QueryTopicRoute (topicName): 4000/10390 when topicName is missing,
-//     4000/10590 for a malformed name (the rules of queue names). This
-//     server has no topics: the route names it for any well-formed topic
-//     name, and a topic action sent there is 4000/10430 (no such action).
+//     4000/10590 for a malformed name (the rules of queue names),
+//     4440/10600 for a topic that does not exist.
 const RootPath = "/"
 
 // errTopicName is CMQ's error for a malformed topic name.
@@ -116,6 +115,9 @@ func (h *Handler) queryTopicRoute(ctx context.Context, p *params) (answer, error
 	}
 	if !validTopicName(name) {
 		return nil, errTopicName
+	}
+	if _, err := h.b.Topic(name); err != nil {
+		return nil, err
 	}
 	return &RouteResponse{Addr: []string{routeOf(ctx)}}, nil
 }

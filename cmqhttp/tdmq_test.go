@@ -254,11 +254,13 @@ func TestTDMQClientRequestID(t *testing.T) {
 }
 
 // Route queries: the server's own address for a queue that exists, CMQ's
-// errors otherwise; a topic route for any well-formed topic name.
+// errors otherwise; the same for topics.
 func TestTDMQRoutes(t *testing.T) {
 	b, c := server(t, Config{}, nil)
 	ctx := t.Context()
 	_, err := b.CreateQueue(ctx, "orders", attrsZero)
+	require.NoError(t, err)
+	_, err = b.CreateTopic(ctx, "events", cmq.TopicAttributes{})
 	require.NoError(t, err)
 	s := sdkFor(c, RootPath)
 	s.appID = 1250000000 // a private deployment's unsigned request
@@ -277,13 +279,14 @@ func TestTDMQRoutes(t *testing.T) {
 		{"QueryQueueRoute", []string{"queueName", strings.Repeat("a", 65)}, 4000, cmq.ErrQueueNameFormat.WireMessage(), nil},
 		{"QueryQueueRoute", nil, 4000, detail(errMissing, "queueName").WireMessage(), nil},
 		{"QueryTopicRoute", []string{"topicName", "events"}, 0, "", self},
-		{"QueryTopicRoute", []string{"topicName", "a-1"}, 0, "", self},
+		{"QueryTopicRoute", []string{"topicName", "EVENTS"}, 0, "", self},
+		{"QueryTopicRoute", []string{"topicName", "a-1"}, 4440, cmq.ErrTopicNotExist.WireMessage(), nil},
 		{"QueryTopicRoute", []string{"topicName", "1bad"}, 4000, errTopicName.WireMessage(), nil},
 		{"QueryTopicRoute", []string{"topicName", "a_b"}, 4000, errTopicName.WireMessage(), nil},
 		{"QueryTopicRoute", []string{"topicName", ""}, 4000, errTopicName.WireMessage(), nil},
 		{"QueryTopicRoute", []string{"topicName", strings.Repeat("a", 65)}, 4000, errTopicName.WireMessage(), nil},
 		{"QueryTopicRoute", nil, 4000, detail(errMissing, "topicName").WireMessage(), nil},
-		{"PublishMessage", []string{"topicName", "events", "msgBody", "x"}, 4440, cmq.ErrTopicNotExist.WireMessage(), nil},
+		{"PublishMessage", []string{"topicName", "nope", "msgBody", "x"}, 4440, cmq.ErrTopicNotExist.WireMessage(), nil},
 	}
 	for _, tt := range tests {
 		r := s.do(t, ctx, tt.action, tt.kv...)

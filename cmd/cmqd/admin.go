@@ -32,6 +32,7 @@ import (
 // admin is the admin listener's state.
 type admin struct {
 	b        *cmq.Broker
+	health   func() error      // the broker's Health; tests put a failing one
 	creds    map[string]string // SecretId -> SecretKey; empty: no auth
 	reg      *prometheus.Registry
 	latency  *prometheus.HistogramVec
@@ -42,13 +43,13 @@ type admin struct {
 // newAdmin returns the admin state for b: a registry with the broker's
 // collector, Go and process metrics, and the request latency histogram.
 func newAdmin(b *cmq.Broker, creds map[string]string, log *slog.Logger) *admin {
-	a := &admin{b: b, creds: creds, reg: prometheus.NewRegistry(), log: log}
+	a := &admin{b: b, health: b.Health, creds: creds, reg: prometheus.NewRegistry(), log: log}
 	a.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "cmqd_request_duration_seconds",
 		Help:    "Time from a CMQ API request's start to its answer written, long polls included, by action and CMQ code.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"action", "code"})
-	a.reg.MustRegister(statsCollector{b}, a.latency,
+	a.reg.MustRegister(statsCollector{a}, a.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return a
 }
@@ -93,7 +94,7 @@ func (a *admin) ready() error {
 	if a.draining.Load() {
 		return errDraining{}
 	}
-	return a.b.Health()
+	return a.health()
 }
 
 // auth requires HTTP basic auth with a SecretId and its SecretKey when
@@ -148,21 +149,19 @@ type overviewQueue struct {
 
 // overview is the console's JSON.
 type overview struct {
-	Time   time.Time       `json:"time"`
-	Ready  bool            `json:"ready"`
-	Status string          `json:"status"`
-	Bytes  int64           `json:"bytes"`
-	Total  cmq.QueueStats  `json:"total"`
-	Queues []overviewQueue `json:"queues"`
-	// Topics is null until the broker has topics; the console shows a
-	// placeholder for them.
-	Topics []any `json:"topics"`
+	Time   time.Time        `json:"time"`
+	Ready  bool             `json:"ready"`
+	Status string           `json:"status"`
+	Bytes  int64            `json:"bytes"`
+	Total  cmq.QueueStats   `json:"total"`
+	Queues []overviewQueue  `json:"queues"`
+	Topics []cmq.TopicStats `json:"topics"`
 }
 
 func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 	st := a.b.Stats()
 	o := overview{Time: time.Now(), Ready: true, Status: "ready", Bytes: st.Bytes, Total: st.Total,
-		Queues: make([]overviewQueue, 0, len(st.Queues))}
+		Queues: make([]overviewQueue, 0, len(st.Queues)), Topics: st.Topics}
 	if err := a.ready(); err != nil {
 		o.Ready, o.Status = false, err.Error()
 	}
@@ -195,7 +194,7 @@ func (a *admin) overview(w http.ResponseWriter, r *http.Request) {
 
 // statsCollector exports the broker's Stats, read at scrape time: nothing
 // runs between scrapes.
-type statsCollector struct{ b *cmq.Broker }
+type statsCollector struct{ a *admin }
 
 var (
 	queueLabels   = []string{"queue"}
@@ -213,20 +212,37 @@ var (
 	descQueues    = prometheus.NewDesc("cmq_queues", "Queues in the broker.", nil, nil)
 	descBrokerMem = prometheus.NewDesc("cmq_broker_bytes", "Bytes all retained messages count against the broker.", nil, nil)
 	descUp        = prometheus.NewDesc("cmq_broker_ready", "1 while the broker is open and its journal healthy, else 0.", nil, nil)
+
+	topicLabels    = []string{"topic"}
+	subLabels      = []string{"topic", "subscription", "protocol"}
+	descTopics     = prometheus.NewDesc("cmq_topics", "Topics in the broker.", nil, nil)
+	descTopicPend  = prometheus.NewDesc("cmq_topic_pending_deliveries", "Deliveries not yet made over the topic's subscriptions (its msgCount): HTTP pushes waiting for an attempt or a retry, retried queue deliveries.", topicLabels, nil)
+	descTopicSubs  = prometheus.NewDesc("cmq_topic_subscriptions", "Subscriptions of the topic.", topicLabels, nil)
+	descTopicPub   = prometheus.NewDesc("cmq_topic_published_messages_total", "Messages published to the topic.", topicLabels, nil)
+	descTopicDel   = prometheus.NewDesc("cmq_topic_delivered_total", "Deliveries made: messages sent to a subscription's queue or pushed and answered 2xx.", topicLabels, nil)
+	descTopicFail  = prometheus.NewDesc("cmq_topic_failed_attempts_total", "Delivery attempts that failed: a queue send refused, a push that failed or was answered with another status.", topicLabels, nil)
+	descTopicRetry = prometheus.NewDesc("cmq_topic_retried_attempts_total", "Failed attempts rescheduled by the subscription's retry strategy.", topicLabels, nil)
+	descTopicDrop  = prometheus.NewDesc("cmq_topic_dropped_deliveries_total", "Deliveries given up: retries over, or a body the endpoint queue can never take.", topicLabels, nil)
+	descSubPend    = prometheus.NewDesc("cmq_subscription_pending_deliveries", "Deliveries not yet made to the subscription (its msgCount).", subLabels, nil)
+	descSubDel     = prometheus.NewDesc("cmq_subscription_delivered_total", "Deliveries made to the subscription.", subLabels, nil)
+	descSubFail    = prometheus.NewDesc("cmq_subscription_failed_attempts_total", "Failed delivery attempts to the subscription.", subLabels, nil)
+	descSubDrop    = prometheus.NewDesc("cmq_subscription_dropped_deliveries_total", "Deliveries to the subscription given up.", subLabels, nil)
 )
 
 func (statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descMessages, descOldest, descWaiting, descBytes, descSent, descReceived,
-		descDeleted, descThrottled, descRefused, descDLOut, descDLIn, descQueues, descBrokerMem, descUp} {
+		descDeleted, descThrottled, descRefused, descDLOut, descDLIn, descQueues, descBrokerMem, descUp,
+		descTopics, descTopicPend, descTopicSubs, descTopicPub, descTopicDel, descTopicFail, descTopicRetry,
+		descTopicDrop, descSubPend, descSubDel, descSubFail, descSubDrop} {
 		ch <- d
 	}
 }
 
 func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.b.Stats()
+	st := c.a.b.Stats()
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
 	ready := 1.0
-	if c.b.Health() != nil {
+	if c.a.health() != nil {
 		ready = 0
 	}
 	ch <- prometheus.MustNewConstMetric(descUp, gauge, ready)
@@ -247,6 +263,24 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRefused, counter, float64(s.Refused), n)
 		ch <- prometheus.MustNewConstMetric(descDLOut, counter, float64(s.DeadLettered), n)
 		ch <- prometheus.MustNewConstMetric(descDLIn, counter, float64(s.DeadLetterIn), n)
+	}
+	ch <- prometheus.MustNewConstMetric(descTopics, gauge, float64(len(st.Topics)))
+	for _, t := range st.Topics {
+		n := t.Name
+		ch <- prometheus.MustNewConstMetric(descTopicPend, gauge, float64(t.MsgCount), n)
+		ch <- prometheus.MustNewConstMetric(descTopicSubs, gauge, float64(len(t.Subscriptions)), n)
+		ch <- prometheus.MustNewConstMetric(descTopicPub, counter, float64(t.Published), n)
+		ch <- prometheus.MustNewConstMetric(descTopicDel, counter, float64(t.Delivered), n)
+		ch <- prometheus.MustNewConstMetric(descTopicFail, counter, float64(t.Failed), n)
+		ch <- prometheus.MustNewConstMetric(descTopicRetry, counter, float64(t.Retried), n)
+		ch <- prometheus.MustNewConstMetric(descTopicDrop, counter, float64(t.Dropped), n)
+		for _, s := range t.Subscriptions {
+			l := []string{n, s.Name, string(s.Protocol)}
+			ch <- prometheus.MustNewConstMetric(descSubPend, gauge, float64(s.MsgCount), l...)
+			ch <- prometheus.MustNewConstMetric(descSubDel, counter, float64(s.Delivered), l...)
+			ch <- prometheus.MustNewConstMetric(descSubFail, counter, float64(s.Failed), l...)
+			ch <- prometheus.MustNewConstMetric(descSubDrop, counter, float64(s.Dropped), l...)
+		}
 	}
 }
 

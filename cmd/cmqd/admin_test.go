@@ -1,15 +1,21 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/opencmq/cmq"
 )
 
 var adminRE = regexp.MustCompile(`msg="cmqd admin listening" admin=(\S+)`)
@@ -150,7 +156,7 @@ func TestAdminConsoleOverview(t *testing.T) {
 	status, body := get(t, adm+"/api/overview", "", "")
 	require.Equal(t, 200, status)
 	for _, want := range []string{`"ready":true`, `"Name":"orders"`, `"Sent":1`, `"DeadLetterQueue":"dead"`,
-		`"deadLetterSources":["orders"]`, `"topics":null`, `"visibilityTimeoutSeconds":30`} {
+		`"deadLetterSources":["orders"]`, `"topics":[]`, `"visibilityTimeoutSeconds":30`} {
 		assert.Contains(t, body, want)
 	}
 	assert.True(t, strings.Index(body, `"Name":"dead"`) < strings.Index(body, `"Name":"orders"`), "sorted by name")
@@ -173,4 +179,97 @@ func TestAdminFlags(t *testing.T) {
 		require.NoError(t, err, tc.args)
 		assert.Equal(t, "127.0.0.1:0", c.adminAddr)
 	}
+}
+
+func TestAdminTopicMetrics(t *testing.T) {
+	api, adm, _ := startAdmin(t, []string{"-console"}, nil)
+	ctx := t.Context()
+	must := func(kv ...string) {
+		t.Helper()
+		r := call(t, ctx, api, "", "", kv...)
+		require.Equal(t, 0, code(r), r)
+	}
+	must("Action", "CreateQueue", "queueName", "inbox")
+	must("Action", "CreateTopic", "topicName", "events")
+	must("Action", "Subscribe", "topicName", "events", "subscriptionName", "to-inbox",
+		"protocol", "queue", "endpoint", "inbox", "notifyContentFormat", "SIMPLIFIED", "filterTag.0", "order")
+	must("Action", "PublishMessage", "topicName", "events", "msgBody", "a", "msgTag.0", "order")
+	must("Action", "PublishMessage", "topicName", "events", "msgBody", "b", "msgTag.0", "order")
+
+	status, body := get(t, adm+"/metrics", "", "")
+	require.Equal(t, http.StatusOK, status)
+	for _, want := range []string{
+		`cmq_topics 1`,
+		`cmq_topic_subscriptions{topic="events"} 1`,
+		`cmq_topic_pending_deliveries{topic="events"} 0`,
+		`cmq_topic_published_messages_total{topic="events"} 2`,
+		`cmq_topic_delivered_total{topic="events"} 2`,
+		`cmq_topic_failed_attempts_total{topic="events"} 0`,
+		`cmq_topic_retried_attempts_total{topic="events"} 0`,
+		`cmq_topic_dropped_deliveries_total{topic="events"} 0`,
+		`cmq_subscription_delivered_total{protocol="queue",subscription="to-inbox",topic="events"} 2`,
+		`cmq_subscription_pending_deliveries{protocol="queue",subscription="to-inbox",topic="events"} 0`,
+		`cmq_queue_sent_messages_total{queue="inbox"} 2`,
+		`# TYPE cmq_topic_published_messages_total counter`,
+	} {
+		assert.Contains(t, body, want+"\n")
+	}
+	status, body = get(t, adm+"/api/overview", "", "")
+	require.Equal(t, http.StatusOK, status)
+	for _, want := range []string{`"topics":[{"Name":"events","FilterType":1,"MsgCount":0,"Published":2,"Delivered":2`,
+		`"Subscriptions":[{"Name":"to-inbox","Protocol":"queue","Endpoint":"inbox","FilterTags":["order"]`} {
+		assert.Contains(t, body, want)
+	}
+}
+
+// Readiness after the journal fails: the broker's Health returns the
+// journal's error (it wraps cmq.ErrJournal, as a durable broker's does
+// once a write or fsync failed; the root package's tests make a real
+// journal fail through a faulty file system). /readyz answers 503 with
+// the error, /healthz stays 200 (the process lives; a supervisor should
+// restart it, not kill it mid-drain), cmq_broker_ready is 0 and the
+// console's JSON says why.
+func TestAdminReadyAfterJournalFailure(t *testing.T) {
+	b, err := cmq.NewBroker()
+	require.NoError(t, err)
+	defer b.Close()
+	a := newAdmin(b, nil, slog.New(slog.DiscardHandler))
+	var failed atomic.Pointer[error] // read by the handlers' goroutines
+	a.health = func() error {
+		if err := failed.Load(); err != nil {
+			return *err
+		}
+		return b.Health()
+	}
+	srv := httptest.NewServer(a.handler(true))
+	defer srv.Close()
+
+	status, body := get(t, srv.URL+"/readyz", "", "")
+	require.Equal(t, http.StatusOK, status, body)
+
+	journalErr := fmt.Errorf("%w: write /data/log/000001.wal: input/output error", cmq.ErrJournal)
+	failed.Store(&journalErr)
+	for _, tc := range []struct {
+		path       string
+		wantStatus int
+		wantBody   string
+	}{
+		{"/readyz", 503, "not ready: "},
+		{"/readyz", 503, "input/output error"},
+		{"/healthz", 200, "ok\n"},
+		{"/metrics", 200, "cmq_broker_ready 0\n"},
+		{"/api/overview", 200, `"ready":false`},
+		{"/api/overview", 200, "input/output error"},
+	} {
+		status, body := get(t, srv.URL+tc.path, "", "")
+		assert.Equal(t, tc.wantStatus, status, tc.path)
+		assert.Contains(t, body, tc.wantBody, tc.path)
+	}
+
+	// A closed broker is not ready either, by its own Health.
+	failed.Store(nil)
+	require.NoError(t, b.Close())
+	status, body = get(t, srv.URL+"/readyz", "", "")
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	assert.Contains(t, body, cmq.ErrClosed.Error())
 }

@@ -41,7 +41,7 @@ func runChromium(t *testing.T, bin, url string, args ...string) string {
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--no-first-run", "--disable-extensions", "--disable-background-networking",
 		"--user-data-dir=" + t.TempDir(),
-		"--window-size=1500,760",
+		"--window-size=1500,1100",
 		// Let the page fetch its data and render before the dump or shot.
 		"--virtual-time-budget=5000",
 	}, args...)
@@ -54,8 +54,8 @@ func runChromium(t *testing.T, bin, url string, args ...string) string {
 }
 
 // The console, loaded in a real headless Chromium against a live cmqd
-// with queues, messages and a dead-letter binding, shows them; a
-// screenshot is kept as the test's artifact.
+// with queues, messages, a dead-letter binding, topics and
+// subscriptions, shows them; a screenshot is kept as the test's artifact.
 func TestConsoleInChromium(t *testing.T) {
 	bin := chromium(t)
 	api, adm, _ := startAdmin(t, []string{"-console", "-visibility-timeout", "1s:12h:30s"}, nil)
@@ -76,6 +76,19 @@ func TestConsoleInChromium(t *testing.T) {
 	r := must("Action", "BatchReceiveMessage", "queueName", "orders", "numOfMsg", "3")
 	msgs := r["msgInfoList"].([]any)
 	must("Action", "DeleteMessage", "queueName", "orders", "receiptHandle", msgs[0].(map[string]any)["receiptHandle"].(string))
+	// Topics: one filtered by tags with a queue subscription, one by
+	// routing key with an HTTP subscription whose endpoint refuses (its
+	// delivery stays pending, retried).
+	must("Action", "CreateQueue", "queueName", "audit")
+	must("Action", "CreateTopic", "topicName", "events")
+	must("Action", "Subscribe", "topicName", "events", "subscriptionName", "to-audit", "protocol", "queue",
+		"endpoint", "audit", "notifyContentFormat", "SIMPLIFIED", "filterTag.0", "order", "filterTag.1", "refund")
+	must("Action", "PublishMessage", "topicName", "events", "msgBody", "order a", "msgTag.0", "order")
+	must("Action", "PublishMessage", "topicName", "events", "msgBody", "order b", "msgTag.0", "order")
+	must("Action", "CreateTopic", "topicName", "webhooks", "filterType", "2")
+	must("Action", "Subscribe", "topicName", "webhooks", "subscriptionName", "shop-hook", "protocol", "http",
+		"endpoint", "http://127.0.0.1:1/hook", "bindingKey.0", "order.*")
+	must("Action", "PublishMessage", "topicName", "webhooks", "msgBody", "{}", "routingKey", "order.created")
 
 	dom := runChromium(t, bin, adm+"/", "--dump-dom")
 	text := regexp.MustCompile(`<[^>]+>`).ReplaceAllString(dom, "|")
@@ -90,8 +103,14 @@ func TestConsoleInChromium(t *testing.T) {
 		"|0|7|3|1|0|0|0|1m0s|",
 		// bindings: source, dead-letter queue, policy
 		"|orders|orders-dlq|after 5 receives|0|",
-		"This broker has no topics.",
-		"|total|4|2|1|0|",
+		"|audit|2|0|0|0|",
+		// topics: name, filter type, pending, subscriptions, published, delivered
+		"|events|tags|0|1|2|2|0|0|0|",
+		"|webhooks|routing key|1|1|1|0|",
+		// subscriptions: topic, name, protocol, endpoint, filter, pending, delivered
+		"|events|to-audit|queue|audit|tags: order, refund|0|2|0|0|",
+		"|webhooks|shop-hook|http|http://127.0.0.1:1/hook|keys: order.*|1|0|",
+		"|total|6|2|1|0|",
 	} {
 		assert.Contains(t, text, want, "console DOM")
 	}

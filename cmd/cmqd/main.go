@@ -1,14 +1,87 @@
-// Command cmqd serves an in-process CMQ broker over Tencent CMQ's legacy
-// HTTP API (/v2/index.php) and TDMQ-CMQ's endpoint style (/, with
-// QueryQueueRoute and QueryTopicRoute), so the official CMQ and TDMQ-CMQ
-// SDKs work against it.
+// Command cmqd serves a CMQ broker over Tencent CMQ's legacy HTTP API
+// (/v2/index.php) and TDMQ-CMQ's endpoint style (/, with QueryQueueRoute
+// and QueryTopicRoute), so the official CMQ and TDMQ-CMQ SDKs work against
+// it unchanged; the wire rules are package cmqhttp's.
 //
-// With no flags it listens on 127.0.0.1:8080 and checks no signatures.
-// Run "cmqd -h" for the flags: its usage text is their one description.
+// With no flags it listens on 127.0.0.1:8080, checks no signatures and
+// keeps everything in memory; with -data-dir it keeps queues, topics and
+// messages in a write-ahead log in that directory (see Durability in
+// package cmq; -sync chooses when changes reach the disk) and recovers them
+// on the next start. Run "cmqd -h" for the flags: its usage text is their
+// one description.
 //
 // SIGINT or SIGTERM shuts down gracefully: the server stops accepting,
-// long polls end at once with "no message", in-flight requests finish,
-// then the broker is closed. Messages live in memory only.
+// long polls end at once with "no message", in-flight requests finish
+// (within -shutdown-timeout), then the broker is closed.
+//
+// A round trip with curl, against a cmqd without credentials:
+//
+//	U=http://127.0.0.1:8080/v2/index.php
+//	curl -s $U -d Action=CreateQueue -d queueName=orders
+//	curl -s $U -d Action=SendMessage -d queueName=orders -d msgBody=hello
+//	H=$(curl -s $U -d Action=ReceiveMessage -d queueName=orders -d pollingWaitSeconds=1 | sed 's/.*"receiptHandle":"\([^"]*\)".*/\1/')
+//	curl -s $U -d Action=DeleteMessage -d queueName=orders -d receiptHandle=$H
+//	curl -s "$U?Action=GetQueueAttributes&queueName=orders"
+//
+// # Hostile load
+//
+// cmqd stays bounded under hostile load. Connections over -max-conns (or
+// -max-conns-per-ip from one address; 0 behind a reverse proxy) are closed
+// as soon as accepted. A request must arrive within -read-timeout and an
+// answer leave within -write-timeout, counted once the answer is ready
+// (after a long poll's wait). Headers are at most -max-header-bytes, so all
+// pending headers take at most -max-conns × (-max-header-bytes + 4 KiB),
+// about 68 MiB by default, and a GET's query string is bounded by it too
+// (large requests must use POST, as the SDKs do). Requests and answers
+// over 64 KiB draw on -max-memory and get 4480 after waiting 1 s for it.
+// The messages the broker keeps are bounded by -max-stored-bytes: a send
+// beyond gets 4410 (module 10053) and stores nothing. The server speaks
+// HTTP/1.1 only, also over TLS (-tls-cert, -tls-key), so the connection
+// cap bounds the requests in flight.
+//
+// # Admin listener
+//
+// With -admin-addr (e.g. 127.0.0.1:9090) cmqd serves, apart from the CMQ
+// API:
+//
+//	/metrics       Prometheus text format
+//	/healthz       liveness: 200 "ok" while the process serves
+//	/readyz        readiness: 200 while the broker is open and, with
+//	               -data-dir, its journal healthy; 503 once shutdown
+//	               begins (while requests drain) or after a journal failure
+//	/              the read-only console, with -console
+//	/api/overview  the console's JSON, with -console
+//
+// With -secret-id, /metrics and the console ask for HTTP basic auth with
+// the SecretId as user and the SecretKey as password (Prometheus:
+// basic_auth in the scrape config); /healthz and /readyz stay open for
+// probes. Metrics are read from the broker's Stats at scrape time; nothing
+// runs between scrapes. Counters start at zero in each process.
+//
+//	cmq_queue_messages{queue,state}          gauge: state active, inactive, delayed, rewound
+//	cmq_queue_oldest_message_age_seconds     gauge
+//	cmq_queue_waiting_receivers              gauge: receives in a long poll
+//	cmq_queue_bytes                          gauge: bodies plus a fixed overhead each
+//	cmq_queue_sent_messages_total            counter
+//	cmq_queue_received_messages_total        counter: a redelivery counts again
+//	cmq_queue_deleted_messages_total         counter
+//	cmq_queue_throttled_calls_total          counter: refused by the QPS limit
+//	cmq_queue_refused_calls_total            counter: other calls that reached the queue and failed
+//	cmq_queue_dead_lettered_messages_total   counter: moved out to the dead-letter queue
+//	cmq_queue_dead_letter_in_messages_total  counter: arrived from its sources
+//	cmq_queues, cmq_topics, cmq_broker_bytes, cmq_broker_ready   gauges
+//	cmq_topic_pending_deliveries{topic}, cmq_topic_subscriptions{topic}   gauges
+//	cmq_topic_{published_messages,delivered,failed_attempts,retried_attempts,dropped_deliveries}_total{topic}
+//	cmq_subscription_pending_deliveries{topic,subscription,protocol}      gauge
+//	cmq_subscription_{delivered,failed_attempts,dropped_deliveries}_total{topic,subscription,protocol}
+//	cmqd_request_duration_seconds{action,code}       histogram, long polls included
+//	go_*, process_*                          the Go runtime and the process
+//
+// The console is one embedded page: no build step, nothing fetched from
+// elsewhere. It lists the queues with their counts, counters and
+// attributes, the dead-letter bindings, and the topics with their
+// subscriptions (protocol, endpoint, filter, pending, delivered, failed,
+// dropped), and refreshes every 3 s from /api/overview.
 package main
 
 import (
