@@ -142,7 +142,10 @@ func (t *Topic) deliver(ctx context.Context, targets []target, ids, bodies, tags
 				continue
 			}
 			if errors.Is(err, ErrClosed) {
-				return nil
+				// Closed during the publish: the subscriptions not yet
+				// served never get it, so the publish is not acknowledged
+				// (the caller may publish again: at least once).
+				return ErrClosed
 			}
 			if permanent(err) {
 				tg.s.noteDelivery(0, len(bodies), 0, len(bodies))
