@@ -43,7 +43,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := wal.Open(dir, wal.Options{Sync: c.sync.wal(), SegmentBytes: c.segment, FS: c.fs, Logger: c.logger})
+	l, err := wal.Open(dir, wal.Options{Sync: c.sync.p, SegmentBytes: c.segment, FS: c.fs, Logger: c.logger})
 	if err != nil {
 		return nil, ErrJournal.wrap(fmt.Errorf("open %s: %w", dir, err))
 	}
@@ -98,7 +98,7 @@ func (b *Broker) journalErr() error {
 // the policies differ in what survives a power loss or a kernel crash.
 // The zero SyncPolicy is [SyncAlways].
 type SyncPolicy struct {
-	every time.Duration // 0: always; < 0: none
+	p wal.SyncPolicy // the log's policy, which this wraps
 }
 
 var (
@@ -107,57 +107,28 @@ var (
 	// concurrent callers cost little more than one; a single caller pays
 	// one fsync per call. Nothing that returned is lost, even to a power
 	// loss. The default.
-	SyncAlways = SyncPolicy{}
+	SyncAlways = SyncPolicy{wal.SyncAlways}
 	// SyncNone leaves writing back to the kernel: a power loss or kernel
 	// crash may lose changes of the last half minute or so (the kernel's
 	// dirty-page write-back), a process crash loses nothing.
-	SyncNone = SyncPolicy{every: -1}
+	SyncNone = SyncPolicy{wal.SyncNone}
 )
 
 // SyncEvery returns the policy that syncs at most d after a change: a
 // power loss loses at most the changes of the last d; a process crash
 // loses nothing. A timer runs only while changes wait to be synced. d <= 0
 // means [SyncAlways].
-func SyncEvery(d time.Duration) SyncPolicy {
-	if d <= 0 {
-		return SyncAlways
-	}
-	return SyncPolicy{every: d}
-}
+func SyncEvery(d time.Duration) SyncPolicy { return SyncPolicy{wal.SyncEvery(d)} }
 
 // String returns "always", "none" or the interval, as ParseSyncPolicy
 // reads them.
-func (p SyncPolicy) String() string {
-	switch {
-	case p.every == 0:
-		return "always"
-	case p.every < 0:
-		return "none"
-	}
-	return p.every.String()
-}
+func (p SyncPolicy) String() string { return p.p.String() }
 
 // ParseSyncPolicy reads "always", "none" or a duration such as "100ms".
 func ParseSyncPolicy(s string) (SyncPolicy, error) {
-	switch s {
-	case "always":
-		return SyncAlways, nil
-	case "none":
-		return SyncNone, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
+	p, err := wal.ParseSyncPolicy(s)
+	if err != nil {
 		return SyncPolicy{}, ErrInvalidParameter.withMessage("sync policy %q: want always, none or a positive duration", s)
 	}
-	return SyncEvery(d), nil
-}
-
-func (p SyncPolicy) wal() wal.SyncPolicy {
-	switch {
-	case p.every == 0:
-		return wal.SyncAlways
-	case p.every < 0:
-		return wal.SyncNone
-	}
-	return wal.SyncEvery(p.every)
+	return SyncPolicy{p}, nil
 }

@@ -444,3 +444,18 @@ func TestDurableCompaction(t *testing.T) {
 		t.Logf("peak %d bytes, full %d, after expiry %d", peak, full, shrunk)
 	})
 }
+
+// ParseSyncPolicy reads what String writes, and refuses anything else.
+func TestParseSyncPolicy(t *testing.T) {
+	for _, p := range []SyncPolicy{SyncAlways, SyncNone, SyncEvery(10 * time.Millisecond), SyncEvery(time.Minute)} {
+		got, err := ParseSyncPolicy(p.String())
+		require.NoError(t, err, p.String())
+		require.Equal(t, p, got)
+	}
+	require.Equal(t, SyncAlways, SyncEvery(0))
+	require.Equal(t, SyncAlways, SyncPolicy{}, "the zero policy is always")
+	for _, bad := range []string{"", "sometimes", "0s", "-1s", "10"} {
+		_, err := ParseSyncPolicy(bad)
+		require.ErrorIs(t, err, ErrInvalidParameter, bad)
+	}
+}
