@@ -319,14 +319,18 @@ func TestDurablePowerLoss(t *testing.T) {
 				}
 			})
 		}
-		for {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+			// Real goroutines on an in-memory file system: poll the
+			// count of acknowledged sends, bounded in time.
 			mu.Lock()
 			n := len(sent)
 			mu.Unlock()
 			if n >= 20+round%40 {
 				break
 			}
-			time.Sleep(100 * time.Microsecond) // a real file system under real goroutines: poll the count
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: only %d sends acknowledged in 20 s", round, n)
+			}
 		}
 		mu.Lock()
 		crashed := fs.Crash(rand.New(rand.NewPCG(uint64(round), 99)))
