@@ -3,17 +3,15 @@ package cmqclient_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/opencmq/cmq"
 	"github.com/opencmq/cmq/cmqclient"
 	"github.com/opencmq/cmq/cmqhttp"
+	"github.com/opencmq/cmq/internal/benchserver"
 )
 
 // BenchmarkClient measures a send+receive+delete cycle through the client
@@ -42,7 +40,7 @@ func BenchmarkClient(b *testing.B) {
 			}
 			return cmqhttp.NewHandler(br, cmqhttp.Config{})
 		}},
-		{"baseline", func(*testing.B) http.Handler { return baseline() }},
+		{"baseline", func(*testing.B) http.Handler { return benchserver.Handler() }},
 	}
 	for _, srv := range servers {
 		for _, n := range []int{1, 16} {
@@ -105,28 +103,4 @@ func batchCycle(b *testing.B, ctx context.Context, c *cmqclient.Client, bodies [
 	if _, err := c.BatchDeleteMessage(ctx, "bench", hs); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// baseline is a minimal CMQ-shaped server: it reads and parses the form and
-// answers each action with a fixed body of the right shape.
-func baseline() http.Handler {
-	msg := `{"msgId":"m-1","msgBody":"hello","receiptHandle":"0123456789abcdef0123456789abcdef","enqueueTime":1700000000,"firstDequeueTime":1700000000,"nextVisibleTime":1700000030,"dequeueCount":1}`
-	ids := strings.Repeat(`{"msgId":"m-1"},`, 15) + `{"msgId":"m-1"}`
-	msgs := strings.Repeat(msg+",", 15) + msg
-	answers := map[string]string{
-		"SendMessage":         `{"code":0,"message":"","requestId":"r","msgId":"m-1"}`,
-		"ReceiveMessage":      `{"code":0,"message":"","requestId":"r",` + msg[1:],
-		"DeleteMessage":       `{"code":0,"message":"","requestId":"r"}`,
-		"BatchSendMessage":    `{"code":0,"message":"","requestId":"r","msgList":[` + ids + `]}`,
-		"BatchReceiveMessage": `{"code":0,"message":"","requestId":"r","msgInfoList":[` + msgs + `]}`,
-		"BatchDeleteMessage":  `{"code":0,"message":"","requestId":"r"}`,
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		v, _ := url.ParseQuery(string(body))
-		a := answers[v.Get("Action")]
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(a)))
-		io.WriteString(w, a)
-	})
 }

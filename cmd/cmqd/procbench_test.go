@@ -21,6 +21,7 @@ import (
 
 	"github.com/opencmq/cmq"
 	"github.com/opencmq/cmq/cmqclient"
+	"github.com/opencmq/cmq/internal/benchserver"
 )
 
 // childEnv, when set, makes the test binary a server instead of running
@@ -64,7 +65,7 @@ func child(kind string, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: minimalHandler()}
+	srv := &http.Server{Handler: benchserver.Handler()}
 	fmt.Printf("msg=\"nethttp listening\" addr=%s\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
@@ -74,36 +75,6 @@ func child(kind string, args []string) error {
 		return err
 	}
 	return nil
-}
-
-// minimalHandler is the baseline: a net/http handler that parses the form
-// body and answers each action with a fixed JSON of the shape and about
-// the size of cmqd's answer (no queue, no signature check).
-func minimalHandler() http.Handler {
-	msg := `{"msgId":"m-1","msgBody":"hello","receiptHandle":"0123456789abcdef0123456789abcdef","enqueueTime":1700000000,"firstDequeueTime":1700000000,"nextVisibleTime":1700000030,"dequeueCount":1}`
-	ids := strings.Repeat(`{"msgId":"m-1"},`, 15) + `{"msgId":"m-1"}`
-	msgs := strings.Repeat(msg+",", 15) + msg
-	answers := map[string]string{
-		"SendMessage":         `{"code":0,"message":"","requestId":"r","msgId":"m-1"}`,
-		"ReceiveMessage":      `{"code":0,"message":"","requestId":"r",` + msg[1:],
-		"DeleteMessage":       `{"code":0,"message":"","requestId":"r"}`,
-		"BatchSendMessage":    `{"code":0,"message":"","requestId":"r","msgList":[` + ids + `]}`,
-		"BatchReceiveMessage": `{"code":0,"message":"","requestId":"r","msgInfoList":[` + msgs + `]}`,
-		"BatchDeleteMessage":  `{"code":0,"message":"","requestId":"r"}`,
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		a, ok := answers[r.PostForm.Get("Action")]
-		if !ok {
-			a = `{"code":4000,"message":"(10440)unknown action","requestId":"r"}`
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(a)))
-		io.WriteString(w, a)
-	})
 }
 
 // proc is a child server.
