@@ -113,10 +113,8 @@ func (b *Broker) CreateQueue(ctx context.Context, name string, attrs QueueAttrib
 	if err != nil {
 		return nil, err
 	}
-	if b.j != nil {
-		if err := b.j.finish(pos); err != nil {
-			return nil, err
-		}
+	if err := b.finish(pos); err != nil {
+		return nil, err
 	}
 	b.log.Info("queue created", "queue", name, "id", q.id)
 	return q, nil
@@ -197,10 +195,8 @@ func (b *Broker) DeleteQueue(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if b.j != nil {
-		if err := b.j.finish(pos); err != nil {
-			return err
-		}
+	if err := b.finish(pos); err != nil {
+		return err
 	}
 	b.log.Info("queue deleted", "queue", name)
 	return nil

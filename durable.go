@@ -83,6 +83,16 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Broker, error) {
 	return b, nil
 }
 
+// finish waits until a broker-level change logged at pos (queue or topic
+// created or deleted) is durable; it does nothing for an in-memory broker.
+// The caller holds no lock.
+func (b *Broker) finish(pos wal.Pos) error {
+	if b.j == nil {
+		return nil
+	}
+	return b.j.finish(pos)
+}
+
 // journalErr returns the journal's failure, or nil for a healthy or
 // in-memory broker.
 func (b *Broker) journalErr() error {

@@ -162,80 +162,79 @@ func DefaultLimits() Limits {
 // wait, delay or timeout go negative, and none longer than [MaxDuration].
 // Its error is an [ErrInvalidParameter] naming the field.
 func (l Limits) Validate() error {
-	bad := func(field string) error {
-		return ErrInvalidParameter.withMessage("invalid Limits.%s", field)
-	}
 	switch {
 	case l.Queues < 1:
-		return bad("Queues")
+		return badLimit("Queues")
 	case l.QueueNameLength < 1:
-		return bad("QueueNameLength")
+		return badLimit("QueueNameLength")
 	case l.BatchSize < 1:
-		return bad("BatchSize")
+		return badLimit("BatchSize")
 	case l.BatchBytes < 1:
-		return bad("BatchBytes")
+		return badLimit("BatchBytes")
 	case l.QPS < 0:
-		return bad("QPS")
+		return badLimit("QPS")
 	case l.DeadLetterSources < 1:
-		return bad("DeadLetterSources")
+		return badLimit("DeadLetterSources")
 	case !l.Delay.valid() || l.Delay.Min < 0 || l.Delay.Max > MaxDuration:
-		return bad("Delay")
+		return badLimit("Delay")
 	case !l.MsgHeapNum.valid() || l.MsgHeapNum.Min < 1:
-		return bad("MsgHeapNum")
+		return badLimit("MsgHeapNum")
 	case !l.PollingWait.valid() || l.PollingWait.Min < 0 || l.PollingWait.Max > MaxDuration:
-		return bad("PollingWait")
+		return badLimit("PollingWait")
 	case !l.VisibilityTimeout.valid() || l.VisibilityTimeout.Min <= 0 || l.VisibilityTimeout.Max > MaxDuration:
-		return bad("VisibilityTimeout")
+		return badLimit("VisibilityTimeout")
 	case !l.MsgSize.valid() || l.MsgSize.Min < 1:
-		return bad("MsgSize")
+		return badLimit("MsgSize")
 	case !l.MsgRetention.valid() || l.MsgRetention.Min <= 0 || l.MsgRetention.Max > MaxDuration:
-		return bad("MsgRetention")
+		return badLimit("MsgRetention")
 	case !l.MaxReceiveCount.valid() || l.MaxReceiveCount.Min < 1:
-		return bad("MaxReceiveCount")
+		return badLimit("MaxReceiveCount")
 	case !l.MaxTimeToLive.valid() || l.MaxTimeToLive.Min <= 0 || l.MaxTimeToLive.Max > MaxDuration:
-		return bad("MaxTimeToLive")
+		return badLimit("MaxTimeToLive")
 	case !l.ListLimit.valid() || l.ListLimit.Min < 1:
-		return bad("ListLimit")
+		return badLimit("ListLimit")
 	case l.MemoryBytes < 0:
-		return bad("MemoryBytes")
+		return badLimit("MemoryBytes")
 	}
 	return l.validateTopics()
 }
 
+// badLimit is Validate's error for field.
+func badLimit(field string) error {
+	return ErrInvalidParameter.withMessage("invalid Limits.%s", field)
+}
+
 // validateTopics is Validate for the topic limits.
 func (l Limits) validateTopics() error {
-	bad := func(field string) error {
-		return ErrInvalidParameter.withMessage("invalid Limits.%s", field)
-	}
 	switch {
 	case l.Topics < 1:
-		return bad("Topics")
+		return badLimit("Topics")
 	case l.Subscriptions < 1:
-		return bad("Subscriptions")
+		return badLimit("Subscriptions")
 	case !l.TopicMsgSize.valid() || l.TopicMsgSize.Min < 1:
-		return bad("TopicMsgSize")
+		return badLimit("TopicMsgSize")
 	case l.PublishBatchBytes < 1:
-		return bad("PublishBatchBytes")
+		return badLimit("PublishBatchBytes")
 	case l.Tags < 0:
-		return bad("Tags")
+		return badLimit("Tags")
 	case l.TagLength < 1:
-		return bad("TagLength")
+		return badLimit("TagLength")
 	case l.BindingKeys < 1:
-		return bad("BindingKeys")
+		return badLimit("BindingKeys")
 	case l.RoutingKeyLength < 1:
-		return bad("RoutingKeyLength")
+		return badLimit("RoutingKeyLength")
 	case l.RoutingKeyDots < 0:
-		return bad("RoutingKeyDots")
+		return badLimit("RoutingKeyDots")
 	case l.EndpointLength < len("http://x"):
-		return bad("EndpointLength")
+		return badLimit("EndpointLength")
 	case !l.SubscriptionListLimit.valid() || l.SubscriptionListLimit.Min < 1:
-		return bad("SubscriptionListLimit")
+		return badLimit("SubscriptionListLimit")
 	case l.SubscriptionListOffset < 0:
-		return bad("SubscriptionListOffset")
+		return badLimit("SubscriptionListOffset")
 	case l.PushWorkers < 1:
-		return bad("PushWorkers")
+		return badLimit("PushWorkers")
 	case l.PushTimeout <= 0 || l.PushTimeout > MaxDuration:
-		return bad("PushTimeout")
+		return badLimit("PushTimeout")
 	}
 	return nil
 }

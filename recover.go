@@ -7,10 +7,9 @@ import (
 )
 
 // replay rebuilds a broker's state from its journal. Records are applied
-// in log order to a light model, queues by number and their messages by
-// seq in a map, because a compaction may write a message's snapshot after
-// newer messages of its queue; the queues and their indexes are built once
-// at the end, in seq order.
+// in log order to a light model (queues by number, each with its messages
+// in seq order: see replayQueue), and the queues and their indexes are
+// built once at the end.
 type replay struct {
 	queues  map[uint64]*replayQueue
 	nextNum uint64

@@ -186,15 +186,6 @@ func (b *Broker) createTopic(name string, attrs TopicAttributes) (_ *Topic, pos 
 	return t, pos, nil
 }
 
-// finish waits until the journal holds pos durably; nil for an in-memory
-// broker.
-func (b *Broker) finish(pos wal.Pos) error {
-	if b.j == nil {
-		return nil
-	}
-	return b.j.finish(pos)
-}
-
 // Topic returns the topic name (compared case-insensitively).
 // Errors: [ErrTopicNameFormat], [ErrTopicNotExist], [ErrClosed].
 func (b *Broker) Topic(name string) (*Topic, error) {
