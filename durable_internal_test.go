@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -132,7 +133,8 @@ func TestDurableReopenExact(t *testing.T) {
 	defer b.Close()
 	require.Equal(t, before, dump(t, b))
 	q, _ = b.Queue("main")
-	_ = handle // rewound: its handle stopped working before the close
+	require.ErrorIs(t, q.Delete(ctx, handle), ErrInvalidReceiptHandle,
+		"the rewind before the close ended that lease, and the reopen keeps it ended")
 	m, err := q.Receive(ctx, 0)
 	require.NoError(t, err)
 	before = dump(t, b)
@@ -334,7 +336,7 @@ func TestDurablePowerLoss(t *testing.T) {
 		}
 		mu.Lock()
 		crashed := fs.Crash(rand.New(rand.NewPCG(uint64(round), 99)))
-		ackedSent, ackedDeleted, begun := maps(sent), maps(deleted), maps(deleting)
+		ackedSent, ackedDeleted, begun := maps.Clone(sent), maps.Clone(deleted), maps.Clone(deleting)
 		mu.Unlock()
 		close(stop)
 		wg.Wait()
@@ -360,14 +362,6 @@ func TestDurablePowerLoss(t *testing.T) {
 		}
 		require.NoError(t, b.Close())
 	}
-}
-
-func maps(m map[string]bool) map[string]bool {
-	c := make(map[string]bool, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // A failed fsync fails the broker for good: the call that met it and every
