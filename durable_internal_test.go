@@ -457,3 +457,25 @@ func TestParseSyncPolicy(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidParameter, bad)
 	}
 }
+
+// Open's error paths: a done context opens nothing; a directory that cannot
+// be made is an ErrJournal naming it.
+func TestDurableOpenErrors(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	_, err := Open(ctx, dir)
+	require.ErrorIs(t, err, context.Canceled)
+	b, err := Open(context.Background(), dir) // nothing was locked or left open
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	_, err = Open(context.Background(), filepath.Join(file, "sub"))
+	require.ErrorIs(t, err, ErrJournal)
+	require.Contains(t, err.Error(), file)
+
+	_, err = Open(context.Background(), t.TempDir(), WithLimits(Limits{}))
+	require.ErrorIs(t, err, ErrInvalidParameter, "limits are checked before the directory is touched")
+}
