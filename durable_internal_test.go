@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -478,4 +479,69 @@ func TestDurableOpenErrors(t *testing.T) {
 
 	_, err = Open(context.Background(), t.TempDir(), WithLimits(Limits{}))
 	require.ErrorIs(t, err, ErrInvalidParameter, "limits are checked before the directory is touched")
+}
+
+// Compactions that run while other goroutines send, receive, delete and
+// rewind (each queue's snapshot is taken in steps, its lock released
+// between them) still leave a log that replays to exactly the broker that
+// was closed.
+func TestDurableCompactionConcurrent(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, dir, withSegmentBytes(32<<10), WithSync(SyncNone))
+	require.NoError(t, err)
+	var qs []*Queue
+	for i, rewind := range []time.Duration{time.Hour, 0} { // q1 churns: its deletes keep nothing
+		q, err := b.CreateQueue(ctx, fmt.Sprintf("q%d", i), QueueAttributes{RewindPeriod: Ptr(rewind), VisibilityTimeout: Ptr(time.Hour)})
+		require.NoError(t, err)
+		qs = append(qs, q)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { // compactions on top of those the log's growth starts
+		for range 20 {
+			if b.j.compacting.CompareAndSwap(false, true) {
+				b.j.wg.Add(1)
+				b.compact()
+			}
+			runtime.Gosched()
+		}
+	})
+	for g := range 4 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			q := qs[g%2]
+			for i := range 3000 {
+				switch r.IntN(5) {
+				case 0, 1:
+					q.Send(ctx, strings.Repeat("x", 200+r.IntN(200)), 0)
+				case 2:
+					if m, err := q.Receive(ctx, 0); err == nil && (g%2 == 1 || r.IntN(2) == 0) {
+						q.Delete(ctx, m.ReceiptHandle)
+					}
+				case 3:
+					if ms, err := q.BatchReceive(ctx, 4, 0); err == nil {
+						hs := make([]string, len(ms))
+						for k, m := range ms {
+							hs[k] = m.ReceiptHandle
+						}
+						q.BatchDelete(ctx, hs)
+					}
+				default:
+					if i%200 == 0 {
+						q.Rewind(ctx, time.Unix(0, b.now()-int64(time.Second)))
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.j.wg.Wait() // a compaction still running
+	first, _ := b.j.log.Segments()
+	require.Greater(t, first, uint64(1), "compactions ran and removed the first segments")
+	before := dump(t, b)
+	require.NoError(t, b.Close())
+	b, err = Open(ctx, dir, withSegmentBytes(32<<10))
+	require.NoError(t, err)
+	defer b.Close()
+	require.Equal(t, before, dump(t, b))
 }

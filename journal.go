@@ -124,17 +124,29 @@ func (b *Broker) compact() {
 	last := j.append(e.b)
 	b.mu.RUnlock()
 	for _, q := range qs {
-		if b.closed.Load() {
-			return
-		}
-		now, err := q.lock()
-		if err != nil {
-			continue // deleted meanwhile: its record is in the new segments
-		}
-		pos := q.snapshot(&e, now)
-		q.unlock()
-		if pos != (wal.Pos{}) {
-			last = pos
+		// In bounded steps, the queue's lock released between them, so that
+		// a large queue's snapshot does not stall its callers.
+		first, next, stop := true, uint64(0), uint64(0)
+		for {
+			if b.closed.Load() {
+				return
+			}
+			now, err := q.lock()
+			if err != nil {
+				break // deleted meanwhile: its record is in the new segments
+			}
+			if first {
+				stop = q.log.end() // later sends are in the new segments
+			}
+			pos, n, done := q.snapshotStep(&e, now, first, next, stop)
+			q.unlock()
+			if pos != (wal.Pos{}) {
+				last = pos
+			}
+			if done {
+				break
+			}
+			first, next = false, n
 		}
 	}
 	last = b.snapshotTopics(last)
@@ -149,21 +161,35 @@ func (b *Broker) compact() {
 	b.log.Info("journal compacted", "bytes", j.log.Size(), "live", b.stored.Load())
 }
 
-// snapshot appends q's whole state: its settings, then every message it
-// retains, in seq order, compactChunk messages a record. The caller holds
-// q.mu.
-func (q *Queue) snapshot(e *enc, now int64) wal.Pos {
+// snapshotStep appends one step of q's snapshot: with first, its
+// settings; then the messages it retains with seqs from next up to stop,
+// in seq order, compactChunk messages a record, looking at no more than
+// stepBudget seqs. It returns the last position appended (zero if none),
+// the seq to go on from, and whether the snapshot is complete. Between
+// steps the queue changes; replay stays exact because a message's
+// snapshot record is its whole state and records about messages replay
+// does not know yet are skipped. The caller holds q.mu.
+func (q *Queue) snapshotStep(e *enc, now int64, first bool, next, stop uint64) (pos wal.Pos, _ uint64, done bool) {
 	j := q.b.j
-	e.start(recQueue, now)
-	st := q.record()
-	e.queue(&st)
-	pos := j.append(e.b)
+	if first {
+		e.start(recQueue, now)
+		st := q.record()
+		e.queue(&st)
+		pos = j.append(e.b)
+	}
+	s := max(next, q.log.base)
 	var chunk [compactChunk]*message
-	for m := q.log.first(); m != nil; {
+	for budget := stepBudget; s < stop && budget > 0; {
 		n := 0
-		for ; m != nil && n < compactChunk; m = m.newer {
-			chunk[n] = m
-			n++
+		for ; s < stop && n < compactChunk && budget > 0; s++ {
+			budget--
+			if m := q.log.get(s); m != nil {
+				chunk[n] = m
+				n++
+			}
+		}
+		if n == 0 {
+			continue
 		}
 		e.start(recMessages, now)
 		e.u(q.num)
@@ -173,7 +199,7 @@ func (q *Queue) snapshot(e *enc, now int64) wal.Pos {
 		}
 		pos = j.append(e.b)
 	}
-	return pos
+	return pos, s, s >= stop
 }
 
 // record returns what a recQueue record says of q. The caller holds q.mu.
