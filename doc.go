@@ -109,9 +109,10 @@
 // every later call with ErrJournal and never retries the fsync (a retried
 // fsync can report success for data that was lost). The log is compacted
 // in the background, by a goroutine that exists only while it runs, when
-// it holds more than twice the live data plus a segment (64 MiB): every queue is
-// snapshotted into new segments, one queue at a time under its lock, and
-// the old segments are removed.
+// it holds more than twice the live data plus a segment (64 MiB): every
+// queue is snapshotted into new segments, in steps of at most 1,024
+// messages under its lock (released between steps), and the old segments
+// are removed.
 //
 // # Time
 //
