@@ -55,6 +55,13 @@ type File interface {
 // process), and File.Sync makes them durable like written ones. A Log
 // appends through the mapping of its current segment when the file is a
 // Mapper, and with WriteAt otherwise (or when Map fails).
+type Allocator interface {
+	// Allocate extends the file to size bytes, if it is shorter, reserving
+	// the blocks (the new bytes read as zero).
+	Allocate(size int64) error
+}
+
+// Mapper is implemented by files that can be mapped into memory.
 type Mapper interface {
 	// Map maps the first size bytes of the file for reading and writing,
 	// first extending the file to size bytes if it is shorter (the new

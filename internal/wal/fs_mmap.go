@@ -57,3 +57,17 @@ func (f *osFile) Unmap() error {
 func (f *osFile) Close() error {
 	return errors.Join(f.Unmap(), f.File.Close())
 }
+
+var _ Allocator = (*osFile)(nil)
+
+// Allocate implements [Allocator] with preallocate.
+func (f *osFile) Allocate(size int64) error {
+	cur, err := f.Size()
+	if err != nil {
+		return err
+	}
+	if cur >= size {
+		return nil
+	}
+	return preallocate(f.File, cur, size)
+}
