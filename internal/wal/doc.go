@@ -15,15 +15,23 @@
 //
 // # Guarantees
 //
-// Append copies each frame into a shared mapping (MAP_SHARED) of the
-// current segment, whose pages belong to the kernel's page cache, before
-// it returns (where the file cannot be mapped it writes the frame with a
-// single write instead), so every appended frame survives the death of the
-// process (kill -9) under every policy. What survives a power loss depends on the
-// SyncPolicy:
+// Under SyncNone and SyncEvery, Append copies each frame into a shared
+// mapping (MAP_SHARED) of the current segment, whose pages belong to the
+// kernel's page cache, before it returns (where the file cannot be mapped
+// it writes the frame with a single write instead), so every appended
+// frame survives the death of the process (kill -9). Under SyncAlways,
+// Append copies the frame into the log's buffer, and the Sync that covers
+// it writes the buffer (one write for every frame waiting) and fsyncs: a
+// frame survives kill -9 once a Sync covering it has returned, which is
+// when the caller acknowledges it; the frames after those may be lost, as
+// a torn tail. (Writing through the mapping under SyncAlways cost a page
+// fault and a TLB shootdown per page per fsync, since write-back
+// write-protects mapped pages; measured, the buffer doubled throughput
+// under concurrency.) What survives a power loss depends on the policy:
 //
 //   - SyncAlways: everything a successful Sync covered. Concurrent Syncs
-//     share one fsync (group commit); there is no goroutine or timer.
+//     share one write and fsync (group commit, see Sync); nothing runs
+//     while the log is idle.
 //   - SyncEvery(d): everything appended more than d (plus one fsync) before
 //     the power loss. A timer runs only while unsynced frames exist.
 //   - SyncNone: everything in sealed segments, and whatever the kernel had
@@ -36,7 +44,7 @@
 // directory is fsynced whenever a segment is created or removed, so a power
 // loss can only ever tear the last segment.
 //
-// If an fsync fails, the log fails for good: that call and every later
+// If an fsync (or a round's write) fails, the log fails for good: that call and every later
 // Append, Sync, Rotate and RemoveBefore return an error wrapping ErrFailed.
 // The fsync is not retried, because a retried fsync can report success for
 // pages the kernel has dropped; reopening the log recovers what the disk
@@ -54,8 +62,9 @@
 //	length uint32 | ^length uint32 | crc32c(length field, payload) uint32 | payload (length bytes)
 //
 // The current segment is preallocated (fallocate on Linux, ftruncate on
-// Darwin) and mapped in steps: 1 MiB, then doubling up to SegmentBytes (or
-// to the size of a frame larger than that). The bytes after its last frame
+// Darwin) in steps: 1 MiB, then doubling up to SegmentBytes (or to the
+// size of a frame larger than that); under SyncNone and SyncEvery each
+// step is mapped. The bytes after its last frame
 // are zeros; a zero frame header is never a valid frame, so a zero header
 // followed by nothing but zeros ends a segment. Sealing a segment (and
 // Close) unmaps it and cuts it to its used length before the fsync, so

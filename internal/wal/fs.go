@@ -49,19 +49,23 @@ type File interface {
 	io.Closer
 }
 
-// Mapper is implemented by a [File] that can be mapped into memory, shared
-// with the file: bytes written through the mapping are the file's bytes at
-// once (in the kernel's page cache, so they survive the death of the
-// process), and File.Sync makes them durable like written ones. A Log
-// appends through the mapping of its current segment when the file is a
-// Mapper, and with WriteAt otherwise (or when Map fails).
+// Allocator is implemented by a [File] that can reserve space ahead of
+// its writes. Under SyncAlways a Log preallocates its current segment in
+// steps with it, so that an fsync need not record the file's growth; a
+// file that is not an Allocator grows with each write.
 type Allocator interface {
 	// Allocate extends the file to size bytes, if it is shorter, reserving
 	// the blocks (the new bytes read as zero).
 	Allocate(size int64) error
 }
 
-// Mapper is implemented by files that can be mapped into memory.
+// Mapper is implemented by a [File] that can be mapped into memory, shared
+// with the file: bytes written through the mapping are the file's bytes at
+// once (in the kernel's page cache, so they survive the death of the
+// process), and File.Sync makes them durable like written ones. Under
+// SyncNone and SyncEvery a Log appends through the mapping of its current
+// segment when the file is a Mapper, and with WriteAt otherwise (or when
+// Map fails).
 type Mapper interface {
 	// Map maps the first size bytes of the file for reading and writing,
 	// first extending the file to size bytes if it is shorter (the new

@@ -5,10 +5,11 @@ import (
 	"time"
 )
 
-// SyncPolicy says when appended frames are made durable (fsync). Every
-// policy hands each frame to the kernel (a copy into a shared mapping of
-// the segment, or one write) before Append returns, so appended frames survive the death of the process (kill -9)
-// under every policy; the policy is about power loss and kernel crashes.
+// SyncPolicy says when appended frames are made durable (fsync). Under
+// SyncNone and SyncEvery, Append hands each frame to the kernel (a copy
+// into a shared mapping of the segment, or one write), so appended frames
+// survive the death of the process (kill -9); under SyncAlways a frame
+// reaches the kernel, and the disk, when a Sync that covers it returns.
 //
 // The zero value is SyncAlways.
 type SyncPolicy struct {
@@ -16,11 +17,10 @@ type SyncPolicy struct {
 }
 
 var (
-	// SyncAlways: Sync(pos) returns only after an fsync that covers pos.
-	// Concurrent Syncs share fsyncs (group commit): the first waiter
-	// fsyncs everything written so far for all of them while the others
-	// wait. No goroutine or timer exists while the log is idle. A power
-	// loss loses nothing that a successful Sync covered.
+	// SyncAlways: Sync(pos) returns only after a write and an fsync that
+	// cover pos. Concurrent Syncs share them (group commit, see
+	// [Log.Sync]). Nothing runs while the log is idle. Neither a power
+	// loss nor kill -9 loses anything a successful Sync covered.
 	SyncAlways = SyncPolicy{}
 
 	// SyncNone: Sync returns at once; the kernel writes pages back when it

@@ -363,18 +363,23 @@ func replaySegment(r *frameReader, fn func([]byte) error) error {
 	}
 }
 
-// Append writes payload as one frame at the end of the log, copying it
-// into the shared mapping of the current segment (or, if the file cannot
-// be mapped, with a single write), and returns the position just past it.
-// A frame that does not fit in the rest of the segment starts a new one.
-// When Append returns, the frame is in the kernel: it survives the death
-// of the process under every policy; Sync makes it survive a power loss.
-// Append never fsyncs, except when it starts a new segment (see Rotate).
-// Frames are in the log in the order their Appends took the log's mutex.
+// Append adds payload as one frame at the end of the log and returns the
+// position just past it. A frame that does not fit in the rest of the
+// segment starts a new one. Frames are in the log in the order their
+// Appends took the log's mutex.
 //
-// A payload over MaxPayload gives ErrTooLarge and writes nothing. If the
-// write fails, the segment is cut back to where the frame began and the
-// error returned; if that fails too, the log fails (ErrFailed).
+// Under SyncNone and SyncEvery, Append copies the frame into the shared
+// mapping of the current segment (or, if the file cannot be mapped,
+// writes it with a single write): when Append returns the frame is in the
+// kernel and survives the death of the process. Under SyncAlways it copies
+// the frame into the log's buffer (writing the buffer itself once it holds
+// a MiB); the Sync that covers the frame writes it and fsyncs. Append
+// never fsyncs, except when it starts a new segment (see Rotate).
+//
+// A payload over MaxPayload gives ErrTooLarge and writes nothing. If a
+// direct write fails, the segment is cut back to where the frame began and
+// the error returned; if that fails too, or a buffered write fails, the
+// log fails (ErrFailed).
 func (l *Log) Append(payload []byte) (Pos, error) {
 	if len(payload) > MaxPayload {
 		return Pos{}, fmt.Errorf("%w: %d bytes, the bound is %d", ErrTooLarge, len(payload), MaxPayload)
@@ -559,9 +564,11 @@ func (l *Log) fail(op, name string, err error) error {
 }
 
 // Sync waits until the frame ending at pos is durable under the policy:
-// under SyncAlways it returns only after an fsync that covers pos (sharing
-// that fsync with concurrent callers); under SyncEvery and SyncNone it
-// returns at once. It returns the log's sticky error once the log has
+// under SyncAlways it returns only after a round (one write of the
+// buffered frames, then one fsync) that covers pos, shared with concurrent
+// callers: a caller that the round in flight does not cover waits for the
+// next, which starts as soon as that one ends and covers everything
+// appended meanwhile. Under SyncEvery and SyncNone it returns at once. It returns the log's sticky error once the log has
 // failed, also under SyncEvery and SyncNone, and ErrBadPos for a position
 // past the end of the log.
 func (l *Log) Sync(pos Pos) error {
