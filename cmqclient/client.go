@@ -123,6 +123,7 @@ type Client struct {
 	hc       *http.Client
 	ownHC    bool
 	clientID atomic.Uint64
+	signer   *signer // with credentials
 }
 
 // New returns a client for endpoint, an http or https URL:
@@ -194,6 +195,9 @@ func New(endpoint string, c Config) (*Client, error) {
 		t.MaxIdleConns = 256
 		t.MaxIdleConnsPerHost = 64
 		cl.hc, cl.ownHC = &http.Client{Transport: t}, true
+	}
+	if c.SecretID != "" {
+		cl.signer = newSigner(c.SignatureMethod, c.SecretKey, cl.host, cl.path)
 	}
 	cl.clientID.Store(rand.Uint64N(1 << 32))
 	return cl, nil
@@ -344,10 +348,14 @@ func (c *Client) form(action string, ps []param) string {
 			param{"SignatureMethod", c.c.SignatureMethod},
 			param{"Timestamp", strconv.FormatInt(time.Now().Unix(), 10)},
 			param{"Nonce", strconv.FormatUint(rand.Uint64N(1<<63-1)+1, 10)})
-		sig := sign(c.c.SignatureMethod, c.c.SecretKey, stringToSign(http.MethodPost, c.host, c.path, all))
-		all = append(all, param{"Signature", sig})
+		all = append(all, param{"Signature", c.signer.sign(all)})
+	}
+	n := len(all)
+	for _, p := range all {
+		n += len(p.name) + len(p.value) + 1
 	}
 	var b bytes.Buffer
+	b.Grow(n + n/8) // room for a few escapes
 	for i, p := range all {
 		if i > 0 {
 			b.WriteByte('&')

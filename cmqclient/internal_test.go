@@ -30,6 +30,15 @@ func TestSignVector(t *testing.T) {
 	}
 	// '_' in a name is signed as '.'; the path is the one requested.
 	assert.Equal(t, "POSTh:1/?a.b=x_y", stringToSign("POST", "h:1", "/", []param{{"a_b", "x_y"}}))
+
+	// The pooled signer gives the same signatures, again and again (its
+	// states are reset between uses).
+	for _, m := range []string{HmacSHA1, HmacSHA256} {
+		sg := newSigner(m, key, "cmq-queue-gz.api.tencentyun.com", "/v2/index.php")
+		for range 3 {
+			assert.Equal(t, sign(m, key, s), sg.sign(ps), m)
+		}
+	}
 }
 
 func TestWireError(t *testing.T) {

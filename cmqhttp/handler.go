@@ -79,7 +79,7 @@ const SmallBytes = 64 << 10
 // [NewHandler]; it is safe for concurrent use.
 type Handler struct {
 	b            *cmq.Broker
-	creds        map[string]string
+	creds        map[string]*verifier // by SecretId
 	log          *slog.Logger
 	maxBytes     int64
 	tooLarge     *cmq.Error // 4000/10420 for a request over maxBytes
@@ -100,14 +100,14 @@ type action func(ctx context.Context, p *params) (answer, error)
 func NewHandler(b *cmq.Broker, c Config) *Handler {
 	h := &Handler{
 		b:        b,
-		creds:    make(map[string]string, len(c.Credentials)),
+		creds:    make(map[string]*verifier, len(c.Credentials)),
 		log:      c.Logger,
 		maxBytes: c.MaxRequestBytes,
 		now:      c.Now,
 		observe:  c.Observe,
 	}
 	for id, key := range c.Credentials {
-		h.creds[id] = key
+		h.creds[id] = newVerifier(key)
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

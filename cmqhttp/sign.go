@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,27 +33,50 @@ func StringToSign(method, host string, params [][2]string, skipAt bool) string {
 // StringToSignAt is [StringToSign] for a request to path ([Path] or
 // [RootPath]).
 func StringToSignAt(method, host, path string, params [][2]string, skipAt bool) string {
-	ps := slices.Clone(params)
-	slices.SortFunc(ps, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
-	var sb strings.Builder
-	sb.WriteString(method)
-	sb.WriteString(host)
-	sb.WriteString(path)
-	sb.WriteByte('?')
+	ps := make([]param, len(params))
+	for i, p := range params {
+		ps[i] = param{p[0], p[1]}
+	}
+	return string(appendStringToSign(nil, method, host, path, ps, skipAt))
+}
+
+// appendStringToSign appends the string to sign of ps to b. Parameters of
+// the same name keep their order.
+func appendStringToSign(b []byte, method, host, path string, ps []param, skipAt bool) []byte {
+	var small [64]int
+	order := small[:0]
+	if len(ps) > len(small) {
+		order = make([]int, 0, len(ps))
+	}
+	for i := range ps {
+		order = append(order, i)
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return strings.Compare(ps[i].name, ps[j].name) })
+	b = append(b, method...)
+	b = append(b, host...)
+	b = append(b, path...)
+	b = append(b, '?')
 	first := true
-	for _, p := range ps {
-		if p[0] == "Signature" || skipAt && strings.HasPrefix(p[1], "@") {
+	for _, i := range order {
+		p := &ps[i]
+		if p.name == "Signature" || skipAt && strings.HasPrefix(p.value, "@") {
 			continue
 		}
 		if !first {
-			sb.WriteByte('&')
+			b = append(b, '&')
 		}
 		first = false
-		sb.WriteString(normName(p[0]))
-		sb.WriteByte('=')
-		sb.WriteString(p[1])
+		for k := range len(p.name) { // normName, without a string of its own
+			c := p.name[k]
+			if c == '_' {
+				c = '.'
+			}
+			b = append(b, c)
+		}
+		b = append(b, '=')
+		b = append(b, p.value...)
 	}
-	return sb.String()
+	return b
 }
 
 // Sign returns Base64(HMAC(key, s)) with SHA-256 when method is
@@ -71,6 +95,57 @@ func signWith(h func() hash.Hash, key, s string) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// verifier checks the signatures made with one SecretKey. It keeps keyed
+// HMAC states, with buffers for the string to sign and the signature, in
+// a pool per hash, so that a check neither keys an HMAC again nor
+// allocates.
+type verifier struct {
+	sha1, sha256 sync.Pool // of *macState
+}
+
+type macState struct {
+	mac hash.Hash
+	buf []byte // the string to sign
+	sum [sha256.Size]byte
+	enc [(sha256.Size + 2) / 3 * 4]byte // Base64 of sum
+}
+
+func newVerifier(key string) *verifier {
+	pool := func(h func() hash.Hash) sync.Pool {
+		return sync.Pool{New: func() any { return &macState{mac: hmac.New(h, []byte(key))} }}
+	}
+	return &verifier{sha1: pool(sha1.New), sha256: pool(sha256.New)}
+}
+
+// matches reports whether got is Base64(HMAC(key, string to sign)) for
+// the request, with SHA-256 when sigMethod is "HmacSHA256" and SHA-1
+// otherwise. The comparison takes the same time wherever got differs.
+func (v *verifier) matches(sigMethod, got, method, host, path string, ps []param, skipAt bool) bool {
+	pool := &v.sha1
+	if sigMethod == "HmacSHA256" {
+		pool = &v.sha256
+	}
+	st := pool.Get().(*macState)
+	defer pool.Put(st)
+	st.buf = appendStringToSign(st.buf[:0], method, host, path, ps, skipAt)
+	st.mac.Reset()
+	st.mac.Write(st.buf)
+	sum := st.mac.Sum(st.sum[:0])
+	enc := st.enc[:base64.StdEncoding.EncodedLen(len(sum))]
+	base64.StdEncoding.Encode(enc, sum)
+	if len(st.buf) > 64<<10 {
+		st.buf = nil // do not keep a large request's buffer
+	}
+	if len(enc) != len(got) {
+		return false
+	}
+	var diff byte
+	for i := range enc {
+		diff |= enc[i] ^ got[i]
+	}
+	return subtle.ConstantTimeByteEq(diff, 0) == 1
+}
+
 // authenticate checks the signature, timestamp and nonce of a request when
 // credentials are configured, over the path requested ([Path] or
 // [RootPath]). When it refuses, why says so for the log (empty when the
@@ -80,7 +155,7 @@ func (h *Handler) authenticate(method, host, path string, p *params) (why string
 	if err != nil {
 		return "", err
 	}
-	key, ok := h.creds[id]
+	v, ok := h.creds[id]
 	switch {
 	case !ok && !strings.HasPrefix(id, "AKID"):
 		return "SecretId without AKID", errSecretAKID
@@ -107,18 +182,16 @@ func (h *Handler) authenticate(method, host, path string, p *params) (why string
 	if err != nil {
 		return "", detail(errType, "Nonce")
 	}
-	pairs := make([][2]string, len(p.list))
 	hasAt := false
-	for i, x := range p.list {
-		pairs[i] = [2]string{x.name, x.value}
+	for _, x := range p.list {
 		hasAt = hasAt || strings.HasPrefix(x.value, "@")
 	}
 	sm, _, err := p.optional("SignatureMethod")
 	if err != nil {
 		return "", err
 	}
-	if !h.signatureMatches(sm, key, got, StringToSignAt(method, host, path, pairs, false)) &&
-		!(hasAt && method == "POST" && h.signatureMatches(sm, key, got, StringToSignAt(method, host, path, pairs, true))) {
+	if !v.matches(sm, got, method, host, path, p.list, false) &&
+		!(hasAt && method == "POST" && v.matches(sm, got, method, host, path, p.list, true)) {
 		return "signature mismatch", errAuth
 	}
 	now := h.now().Unix()
@@ -135,9 +208,4 @@ func (h *Handler) authenticate(method, host, path string, p *params) (why string
 		return "nonces of this timestamp were forgotten to bound the nonce table", errSlowDown
 	}
 	return "", nil
-}
-
-func (h *Handler) signatureMatches(method, key, got, s string) bool {
-	want := Sign(method, key, s)
-	return subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }

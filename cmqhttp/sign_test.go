@@ -277,3 +277,22 @@ func TestNoCredentialsAcceptsAnything(t *testing.T) {
 		assert.Equal(t, 0, e.h.nonces.len())
 	})
 }
+
+// The pooled verifier accepts the documented signatures, again and again
+// (its states are reset between uses), and refuses any other.
+func TestVerifier(t *testing.T) {
+	v := newVerifier(vectorKey)
+	ps := make([]param, len(vectorParams))
+	for i, p := range vectorParams {
+		ps[i] = param{p[0], p[1]}
+	}
+	for range 3 {
+		assert.True(t, v.matches("HmacSHA1", "C16WEtEXsD5v5tnaUMLAbZewXhI=", "POST", vectorHost, Path, ps, false))
+		assert.True(t, v.matches("", "C16WEtEXsD5v5tnaUMLAbZewXhI=", "POST", vectorHost, Path, ps, false))
+		assert.True(t, v.matches("HmacSHA256", "XPh4vnKmqz+7dMB5OVM7vodL3MunEEKMrHdwS9J2shk=", "POST", vectorHost, Path, ps, false))
+		assert.True(t, v.matches("HmacSHA1", "fkR3mzm6NfEbQqgF0B+Fd4rFLtM=", "GET", vectorHost, Path, ps, false))
+		assert.False(t, v.matches("HmacSHA1", "C16WEtEXsD5v5tnaUMLAbZewXhJ=", "POST", vectorHost, Path, ps, false))
+		assert.False(t, v.matches("HmacSHA1", "C16WEtEXsD5v5tnaUMLAbZewXhI", "POST", vectorHost, Path, ps, false))
+		assert.False(t, v.matches("HmacSHA256", "C16WEtEXsD5v5tnaUMLAbZewXhI=", "POST", vectorHost, Path, ps, false))
+	}
+}
