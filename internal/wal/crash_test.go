@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -300,6 +302,7 @@ func TestRoundWriteFailure(t *testing.T) {
 // Sync still returns only after an fsync that covers it.
 func TestGroupCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		idle := bubbleGoroutines()
 		fs := faultfs.New()
 		l, err := wal.Open(dir, wal.Options{FS: fs})
 		require.NoError(t, err)
@@ -332,8 +335,25 @@ func TestGroupCommit(t *testing.T) {
 		t.Logf("%d Syncs, %d fsyncs", writers*each, fsyncs)
 		assert.Less(t, fsyncs*10, writers*each, "fsyncs shared")
 		assert.GreaterOrEqual(t, fsyncs, each, "each writer waited for its own fsync each time")
+		// Rounds that followed one another ran in a goroutine of the log's:
+		// it is gone once nobody waits.
+		synctest.Wait()
+		assert.Equal(t, idle, bubbleGoroutines(), "nothing runs while the log is idle")
 		require.NoError(t, l.Close())
 	})
+}
+
+// bubbleGoroutines counts the goroutines of the calling goroutine's
+// synctest bubble.
+func bubbleGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), ", synctest bubble ")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // TestSyncInterval: under SyncEvery(d) the timer fsyncs d after the first
