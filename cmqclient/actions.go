@@ -28,7 +28,7 @@ func (c *Client) DeleteQueue(ctx context.Context, name string) error {
 	if err := c.management("DeleteQueue"); err != nil {
 		return err
 	}
-	_, err := c.call(ctx, "DeleteQueue", 0, param{"queueName", name})
+	_, err := c.call(ctx, "DeleteQueue", 0, param{Name: "queueName", Value: name})
 	return err
 }
 
@@ -51,7 +51,7 @@ func (c *Client) ListDeadLetterSourceQueues(ctx context.Context, dlq string, o c
 	if err := c.management("ListDeadLetterSourceQueues"); err != nil {
 		return nil, 0, err
 	}
-	ps := append([]param{{"deadLetterQueueName", dlq}}, listParams(o)...)
+	ps := append([]param{{Name: "deadLetterQueueName", Value: dlq}}, listParams(o)...)
 	r, err := c.call(ctx, "ListDeadLetterSourceQueues", 0, ps...)
 	if err != nil {
 		return nil, 0, err
@@ -64,16 +64,16 @@ func (c *Client) ListDeadLetterSourceQueues(ctx context.Context, dlq string, o c
 func listParams(o cmq.ListOptions) []param {
 	var ps []param
 	if o.Search != "" {
-		ps = append(ps, param{"searchWord", o.Search})
+		ps = append(ps, param{Name: "searchWord", Value: o.Search})
 	}
 	if o.Offset != 0 {
-		ps = append(ps, param{"offset", strconv.Itoa(o.Offset)})
+		ps = append(ps, param{Name: "offset", Value: strconv.Itoa(o.Offset)})
 		if o.Limit == 0 {
 			o.Limit = 20
 		}
 	}
 	if o.Limit != 0 {
-		ps = append(ps, param{"limit", strconv.Itoa(o.Limit)})
+		ps = append(ps, param{Name: "limit", Value: strconv.Itoa(o.Limit)})
 	}
 	return ps
 }
@@ -93,7 +93,7 @@ func (c *Client) GetQueueAttributes(ctx context.Context, name string) (cmq.Queue
 	if err := c.management("GetQueueAttributes"); err != nil {
 		return cmq.QueueInfo{}, err
 	}
-	r, err := c.call(ctx, "GetQueueAttributes", 0, param{"queueName", name})
+	r, err := c.call(ctx, "GetQueueAttributes", 0, param{Name: "queueName", Value: name})
 	if err != nil {
 		return cmq.QueueInfo{}, err
 	}
@@ -136,8 +136,8 @@ func (c *Client) RewindQueue(ctx context.Context, name string, start time.Time) 
 	if err := c.management("RewindQueue"); err != nil {
 		return err
 	}
-	_, err := c.call(ctx, "RewindQueue", 0, param{"queueName", name},
-		param{"startConsumeTime", strconv.FormatInt(start.Unix(), 10)})
+	_, err := c.call(ctx, "RewindQueue", 0, param{Name: "queueName", Value: name},
+		param{Name: "startConsumeTime", Value: strconv.FormatInt(start.Unix(), 10)})
 	return err
 }
 
@@ -147,15 +147,15 @@ func (c *Client) UnbindDeadLetterQueue(ctx context.Context, name string) error {
 	if err := c.management("UnbindDeadLetterQueue"); err != nil {
 		return err
 	}
-	_, err := c.call(ctx, "UnbindDeadLetterQueue", 0, param{"queueName", name})
+	_, err := c.call(ctx, "UnbindDeadLetterQueue", 0, param{Name: "queueName", Value: name})
 	return err
 }
 
 // SendMessage sends body, visible after delay (whole seconds, rounded up),
 // and returns its id (SendMessage).
 func (c *Client) SendMessage(ctx context.Context, queue, body string, delay time.Duration) (string, error) {
-	r, err := c.call(ctx, "SendMessage", 0, param{"queueName", queue}, param{"msgBody", body},
-		param{"delaySeconds", secondsText(delay)})
+	r, err := c.call(ctx, "SendMessage", 0, param{Name: "queueName", Value: queue}, param{Name: "msgBody", Value: body},
+		param{Name: "delaySeconds", Value: secondsText(delay)})
 	if err != nil {
 		return "", err
 	}
@@ -170,7 +170,7 @@ func (c *Client) BatchSendMessage(ctx context.Context, queue string, bodies []st
 		return nil, emptyBatch(ctx)
 	}
 	ps := make([]param, 0, len(bodies)+2)
-	ps = append(ps, param{"queueName", queue}, param{"delaySeconds", secondsText(delay)})
+	ps = append(ps, param{Name: "queueName", Value: queue}, param{Name: "delaySeconds", Value: secondsText(delay)})
 	ps = appendArray(ps, "msgBody", bodies)
 	r, err := c.call(ctx, "BatchSendMessage", 0, ps...)
 	if err != nil {
@@ -192,7 +192,7 @@ func (c *Client) waitParams(ps []param, wait time.Duration) ([]param, time.Durat
 	if wait < 0 {
 		return ps, c.c.QueueWait
 	}
-	return append(ps, param{"pollingWaitSeconds", secondsText(wait)}), time.Duration(seconds(wait)) * time.Second
+	return append(ps, param{Name: "pollingWaitSeconds", Value: secondsText(wait)}), time.Duration(seconds(wait)) * time.Second
 }
 
 // ReceiveMessage receives one message, waiting up to wait (whole seconds,
@@ -200,7 +200,7 @@ func (c *Client) waitParams(ps []param, wait time.Duration) ([]param, time.Durat
 // (ReceiveMessage). The request's deadline is the wait plus
 // [Config].Timeout. Times in the message are whole seconds.
 func (c *Client) ReceiveMessage(ctx context.Context, queue string, wait time.Duration) (cmq.Message, error) {
-	ps, w := c.waitParams([]param{{"queueName", queue}}, wait)
+	ps, w := c.waitParams([]param{{Name: "queueName", Value: queue}}, wait)
 	r, err := c.call(ctx, "ReceiveMessage", w, ps...)
 	if err != nil {
 		return cmq.Message{}, err
@@ -212,7 +212,7 @@ func (c *Client) ReceiveMessage(ctx context.Context, queue string, wait time.Dur
 // [Client.ReceiveMessage] does while none is visible
 // (BatchReceiveMessage, numOfMsg).
 func (c *Client) BatchReceiveMessage(ctx context.Context, queue string, n int, wait time.Duration) ([]cmq.Message, error) {
-	ps, w := c.waitParams([]param{{"queueName", queue}, {"numOfMsg", strconv.Itoa(n)}}, wait)
+	ps, w := c.waitParams([]param{{Name: "queueName", Value: queue}, {Name: "numOfMsg", Value: strconv.Itoa(n)}}, wait)
 	r, err := c.call(ctx, "BatchReceiveMessage", w, ps...)
 	if err != nil {
 		return nil, err
@@ -227,7 +227,7 @@ func (c *Client) BatchReceiveMessage(ctx context.Context, queue string, n int, w
 // DeleteMessage deletes the message received with receiptHandle
 // (DeleteMessage).
 func (c *Client) DeleteMessage(ctx context.Context, queue, receiptHandle string) error {
-	_, err := c.call(ctx, "DeleteMessage", 0, param{"queueName", queue}, param{"receiptHandle", receiptHandle})
+	_, err := c.call(ctx, "DeleteMessage", 0, param{Name: "queueName", Value: queue}, param{Name: "receiptHandle", Value: receiptHandle})
 	return err
 }
 
@@ -242,7 +242,7 @@ func (c *Client) BatchDeleteMessage(ctx context.Context, queue string, receiptHa
 		return nil, emptyBatch(ctx)
 	}
 	ps := make([]param, 0, len(receiptHandles)+1)
-	ps = append(ps, param{"queueName", queue})
+	ps = append(ps, param{Name: "queueName", Value: queue})
 	ps = appendArray(ps, "receiptHandle", receiptHandles)
 	r, err := c.call(ctx, "BatchDeleteMessage", 0, ps...)
 	if r == nil || err != nil && len(r.ErrorList) == 0 {
@@ -276,7 +276,7 @@ func emptyBatch(ctx context.Context) error {
 // arrays; TDMQ's SDK sends 0-based ones).
 func appendArray(ps []param, name string, vs []string) []param {
 	for i, v := range vs {
-		ps = append(ps, param{name + "." + strconv.Itoa(i), v})
+		ps = append(ps, param{Name: name + "." + strconv.Itoa(i), Value: v})
 	}
 	return ps
 }
@@ -285,15 +285,15 @@ func appendArray(ps []param, name string, vs []string) []param {
 // cmqhttp parses them: durations in whole seconds (rounded up), the
 // dead-letter policy as CMQ's JSON text.
 func attributeParams(name string, a cmq.QueueAttributes) []param {
-	ps := []param{{"queueName", name}}
+	ps := []param{{Name: "queueName", Value: name}}
 	addInt := func(n string, v *int) {
 		if v != nil {
-			ps = append(ps, param{n, strconv.Itoa(*v)})
+			ps = append(ps, param{Name: n, Value: strconv.Itoa(*v)})
 		}
 	}
 	addSecs := func(n string, d *time.Duration) {
 		if d != nil {
-			ps = append(ps, param{n, secondsText(*d)})
+			ps = append(ps, param{Name: n, Value: secondsText(*d)})
 		}
 	}
 	addInt("maxMsgHeapNum", a.MaxMsgHeapNum)
@@ -305,7 +305,7 @@ func attributeParams(name string, a cmq.QueueAttributes) []param {
 	if p := a.DeadLetterPolicy; p != nil {
 		// A struct of a string and integers always marshals.
 		b, _ := json.Marshal(wirePolicy{p.DeadLetterQueue, wireInt(p.Kind), wireInt(p.MaxReceiveCount), wireInt(seconds(p.MaxTimeToLive))})
-		ps = append(ps, param{"deadLetterPolicy", string(b)})
+		ps = append(ps, param{Name: "deadLetterPolicy", Value: string(b)})
 	}
 	return ps
 }

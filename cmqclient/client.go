@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/opencmq/cmq/internal/signing"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -123,7 +124,7 @@ type Client struct {
 	hc       *http.Client
 	ownHC    bool
 	clientID atomic.Uint64
-	signer   *signer // with credentials
+	signer   *signing.Signer // with credentials
 }
 
 // New returns a client for endpoint, an http or https URL:
@@ -197,7 +198,7 @@ func New(endpoint string, c Config) (*Client, error) {
 		cl.hc, cl.ownHC = &http.Client{Transport: t}, true
 	}
 	if c.SecretID != "" {
-		cl.signer = newSigner(c.SignatureMethod, c.SecretKey, cl.host, cl.path)
+		cl.signer = signing.NewSigner(c.SignatureMethod, c.SecretKey)
 	}
 	cl.clientID.Store(rand.Uint64N(1 << 32))
 	return cl, nil
@@ -332,27 +333,27 @@ func retryable(err error) bool {
 // with credentials, the signature, form-encoded.
 func (c *Client) form(action string, ps []param) string {
 	all := make([]param, 0, len(ps)+10)
-	all = append(all, param{"Action", action}, param{"RequestClient", RequestClient},
-		param{"clientRequestId", strconv.FormatUint(c.clientID.Add(1), 10)})
+	all = append(all, param{Name: "Action", Value: action}, param{Name: "RequestClient", Value: RequestClient},
+		param{Name: "clientRequestId", Value: strconv.FormatUint(c.clientID.Add(1), 10)})
 	all = append(all, ps...)
 	if c.c.SecretID == "" {
 		if c.c.AppID != 0 {
-			all = append(all, param{"appId", strconv.FormatUint(c.c.AppID, 10)})
+			all = append(all, param{Name: "appId", Value: strconv.FormatUint(c.c.AppID, 10)})
 		}
 	} else {
 		if c.c.Token != "" {
-			all = append(all, param{"Token", c.c.Token})
+			all = append(all, param{Name: "Token", Value: c.c.Token})
 		}
 		all = append(all,
-			param{"SecretId", c.c.SecretID},
-			param{"SignatureMethod", c.c.SignatureMethod},
-			param{"Timestamp", strconv.FormatInt(time.Now().Unix(), 10)},
-			param{"Nonce", strconv.FormatUint(rand.Uint64N(1<<63-1)+1, 10)})
-		all = append(all, param{"Signature", c.signer.sign(all)})
+			param{Name: "SecretId", Value: c.c.SecretID},
+			param{Name: "SignatureMethod", Value: c.c.SignatureMethod},
+			param{Name: "Timestamp", Value: strconv.FormatInt(time.Now().Unix(), 10)},
+			param{Name: "Nonce", Value: strconv.FormatUint(rand.Uint64N(1<<63-1)+1, 10)})
+		all = append(all, param{Name: "Signature", Value: c.signer.Sign(http.MethodPost, c.host, c.path, all)})
 	}
 	n := len(all)
 	for _, p := range all {
-		n += len(p.name) + len(p.value) + 1
+		n += len(p.Name) + len(p.Value) + 1
 	}
 	var b bytes.Buffer
 	b.Grow(n + n/8) // room for a few escapes
@@ -360,9 +361,9 @@ func (c *Client) form(action string, ps []param) string {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(url.QueryEscape(p.name))
+		b.WriteString(url.QueryEscape(p.Name))
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(p.value))
+		b.WriteString(url.QueryEscape(p.Value))
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package cmqhttp
 import (
 	"encoding/json"
 	"errors"
+	"github.com/opencmq/cmq/internal/signing"
 	"math"
 	"net/url"
 	"slices"
@@ -16,9 +17,7 @@ import (
 
 // param is one received parameter as it arrived (name not normalised),
 // kept for the signature.
-type param struct {
-	name, value string
-}
+type param = signing.Param
 
 // params are the parameters of one request: every received pair, and a
 // map from the normalised name ('_' replaced by '.', as CMQ's PHP backend
@@ -62,7 +61,7 @@ func parseParams(s string) (*params, error) {
 			if !utf8.ValidString(v) {
 				return nil, detail(errParse, "request: parameters must be UTF-8")
 			}
-			p.list = append(p.list, param{name, v})
+			p.list = append(p.list, param{Name: name, Value: v})
 		}
 		if _, seen := p.m[norm]; seen || len(vs) > 1 {
 			if p.dup == nil {

@@ -4,14 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"hash"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/opencmq/cmq/internal/signing"
 )
 
 // SignatureWindow is how far a request's Timestamp may be from the
@@ -35,48 +34,9 @@ func StringToSign(method, host string, params [][2]string, skipAt bool) string {
 func StringToSignAt(method, host, path string, params [][2]string, skipAt bool) string {
 	ps := make([]param, len(params))
 	for i, p := range params {
-		ps[i] = param{p[0], p[1]}
+		ps[i] = param{Name: p[0], Value: p[1]}
 	}
-	return string(appendStringToSign(nil, method, host, path, ps, skipAt))
-}
-
-// appendStringToSign appends the string to sign of ps to b. Parameters of
-// the same name keep their order.
-func appendStringToSign(b []byte, method, host, path string, ps []param, skipAt bool) []byte {
-	var small [64]int
-	order := small[:0]
-	if len(ps) > len(small) {
-		order = make([]int, 0, len(ps))
-	}
-	for i := range ps {
-		order = append(order, i)
-	}
-	slices.SortStableFunc(order, func(i, j int) int { return strings.Compare(ps[i].name, ps[j].name) })
-	b = append(b, method...)
-	b = append(b, host...)
-	b = append(b, path...)
-	b = append(b, '?')
-	first := true
-	for _, i := range order {
-		p := &ps[i]
-		if p.name == "Signature" || skipAt && strings.HasPrefix(p.value, "@") {
-			continue
-		}
-		if !first {
-			b = append(b, '&')
-		}
-		first = false
-		for k := range len(p.name) { // normName, without a string of its own
-			c := p.name[k]
-			if c == '_' {
-				c = '.'
-			}
-			b = append(b, c)
-		}
-		b = append(b, '=')
-		b = append(b, p.value...)
-	}
-	return b
+	return string(signing.AppendStringToSign(nil, method, host, path, ps, skipAt))
 }
 
 // Sign returns Base64(HMAC(key, s)) with SHA-256 when method is
@@ -95,55 +55,24 @@ func signWith(h func() hash.Hash, key, s string) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// verifier checks the signatures made with one SecretKey. It keeps keyed
-// HMAC states, with buffers for the string to sign and the signature, in
-// a pool per hash, so that a check neither keys an HMAC again nor
-// allocates.
+// verifier checks the signatures made with one SecretKey, with either
+// signature method.
 type verifier struct {
-	sha1, sha256 sync.Pool // of *macState
-}
-
-type macState struct {
-	mac hash.Hash
-	buf []byte // the string to sign
-	sum [sha256.Size]byte
-	enc [(sha256.Size + 2) / 3 * 4]byte // Base64 of sum
+	sha1, sha256 *signing.Signer
 }
 
 func newVerifier(key string) *verifier {
-	pool := func(h func() hash.Hash) sync.Pool {
-		return sync.Pool{New: func() any { return &macState{mac: hmac.New(h, []byte(key))} }}
-	}
-	return &verifier{sha1: pool(sha1.New), sha256: pool(sha256.New)}
+	return &verifier{signing.NewSigner(signing.HmacSHA1, key), signing.NewSigner(signing.HmacSHA256, key)}
 }
 
-// matches reports whether got is Base64(HMAC(key, string to sign)) for
-// the request, with SHA-256 when sigMethod is "HmacSHA256" and SHA-1
-// otherwise. The comparison takes the same time wherever got differs.
+// matches reports whether got is the request's signature, with SHA-256
+// when sigMethod is HmacSHA256 and SHA-1 otherwise.
 func (v *verifier) matches(sigMethod, got, method, host, path string, ps []param, skipAt bool) bool {
-	pool := &v.sha1
-	if sigMethod == "HmacSHA256" {
-		pool = &v.sha256
+	s := v.sha1
+	if sigMethod == signing.HmacSHA256 {
+		s = v.sha256
 	}
-	st := pool.Get().(*macState)
-	defer pool.Put(st)
-	st.buf = appendStringToSign(st.buf[:0], method, host, path, ps, skipAt)
-	st.mac.Reset()
-	st.mac.Write(st.buf)
-	sum := st.mac.Sum(st.sum[:0])
-	enc := st.enc[:base64.StdEncoding.EncodedLen(len(sum))]
-	base64.StdEncoding.Encode(enc, sum)
-	if len(st.buf) > 64<<10 {
-		st.buf = nil // do not keep a large request's buffer
-	}
-	if len(enc) != len(got) {
-		return false
-	}
-	var diff byte
-	for i := range enc {
-		diff |= enc[i] ^ got[i]
-	}
-	return subtle.ConstantTimeByteEq(diff, 0) == 1
+	return s.Verify(got, method, host, path, ps, skipAt)
 }
 
 // authenticate checks the signature, timestamp and nonce of a request when
@@ -184,7 +113,7 @@ func (h *Handler) authenticate(method, host, path string, p *params) (why string
 	}
 	hasAt := false
 	for _, x := range p.list {
-		hasAt = hasAt || strings.HasPrefix(x.value, "@")
+		hasAt = hasAt || strings.HasPrefix(x.Value, "@")
 	}
 	sm, _, err := p.optional("SignatureMethod")
 	if err != nil {

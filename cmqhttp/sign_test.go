@@ -284,7 +284,7 @@ func TestVerifier(t *testing.T) {
 	v := newVerifier(vectorKey)
 	ps := make([]param, len(vectorParams))
 	for i, p := range vectorParams {
-		ps[i] = param{p[0], p[1]}
+		ps[i] = param{Name: p[0], Value: p[1]}
 	}
 	for range 3 {
 		assert.True(t, v.matches("HmacSHA1", "C16WEtEXsD5v5tnaUMLAbZewXhI=", "POST", vectorHost, Path, ps, false))
