@@ -3,6 +3,7 @@ package cmq_test
 import (
 	"errors"
 	"fmt"
+	"github.com/opencmq/cmq/internal/bubble"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,21 +17,6 @@ import (
 
 	"github.com/opencmq/cmq"
 )
-
-// bubbleGoroutines counts the goroutines of the calling goroutine's
-// synctest bubble (tests here do not run in parallel, so there is one).
-// Unlike runtime.NumGoroutine it ignores goroutines other tests left
-// finishing outside the bubble.
-func bubbleGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Count(string(buf[:n]), ", synctest bubble ")
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
 
 // heapAlloc returns the live heap after a full collection.
 func heapAlloc() uint64 {
@@ -155,7 +141,7 @@ func TestResourcesMemoryFollowsRetained(t *testing.T) {
 // goroutine of the bubble is still blocked when the test returns.
 func TestResourcesNoGoroutineAfterClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		baseline := bubbleGoroutines()
+		baseline := bubble.Goroutines()
 		b := resourceBroker(t)
 		var wg sync.WaitGroup
 		var closed atomic.Int32
@@ -178,17 +164,17 @@ func TestResourcesNoGoroutineAfterClose(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		assert.Equal(t, baseline+100, bubbleGoroutines(), "100 long polls parked")
+		assert.Equal(t, baseline+100, bubble.Goroutines(), "100 long polls parked")
 		start := time.Now()
 		require.NoError(t, b.Close())
 		wg.Wait()
 		assert.Equal(t, time.Duration(0), time.Since(start), "Close released the waiters at once")
 		assert.Equal(t, int32(100), closed.Load())
 		synctest.Wait()
-		assert.Equal(t, baseline, bubbleGoroutines(), "goroutines left after Close")
+		assert.Equal(t, baseline, bubble.Goroutines(), "goroutines left after Close")
 		time.Sleep(time.Hour) // every timer set would have fired by now
 		synctest.Wait()
-		assert.Equal(t, baseline, bubbleGoroutines(), "goroutines left after the timers' times")
+		assert.Equal(t, baseline, bubble.Goroutines(), "goroutines left after the timers' times")
 	})
 }
 
@@ -196,7 +182,7 @@ func TestResourcesNoGoroutineAfterClose(t *testing.T) {
 // its waiters return ErrQueueNotExist and nothing is left.
 func TestResourcesNoGoroutineAfterDeleteQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		baseline := bubbleGoroutines()
+		baseline := bubble.Goroutines()
 		b := resourceBroker(t)
 		q, err := b.CreateQueue(t.Context(), "gone", cmq.QueueAttributes{})
 		require.NoError(t, err)
@@ -216,7 +202,7 @@ func TestResourcesNoGoroutineAfterDeleteQueue(t *testing.T) {
 		assert.Equal(t, time.Duration(0), time.Since(start), "DeleteQueue released the waiters at once")
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		assert.Equal(t, baseline, bubbleGoroutines())
+		assert.Equal(t, baseline, bubble.Goroutines())
 	})
 }
 

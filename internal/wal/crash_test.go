@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/opencmq/cmq/internal/bubble"
 	"math/rand/v2"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -302,7 +301,7 @@ func TestRoundWriteFailure(t *testing.T) {
 // Sync still returns only after an fsync that covers it.
 func TestGroupCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		idle := bubbleGoroutines()
+		idle := bubble.Goroutines()
 		fs := faultfs.New()
 		l, err := wal.Open(dir, wal.Options{FS: fs})
 		require.NoError(t, err)
@@ -338,22 +337,9 @@ func TestGroupCommit(t *testing.T) {
 		// Rounds that followed one another ran in a goroutine of the log's:
 		// it is gone once nobody waits.
 		synctest.Wait()
-		assert.Equal(t, idle, bubbleGoroutines(), "nothing runs while the log is idle")
+		assert.Equal(t, idle, bubble.Goroutines(), "nothing runs while the log is idle")
 		require.NoError(t, l.Close())
 	})
-}
-
-// bubbleGoroutines counts the goroutines of the calling goroutine's
-// synctest bubble.
-func bubbleGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Count(string(buf[:n]), ", synctest bubble ")
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }
 
 // TestSyncInterval: under SyncEvery(d) the timer fsyncs d after the first
