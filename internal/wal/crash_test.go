@@ -506,3 +506,49 @@ func TestFlush(t *testing.T) {
 		})
 	}
 }
+
+// TestRotateFailureReleasesWaiters: a Sync that gathered for the next
+// round while an Append waited to start a new segment returns once that
+// Append's rotation has made its frame durable, even though creating the
+// new segment then failed (a non-sticky error, such as too many open
+// files).
+func TestRotateFailureReleasesWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := faultfs.New()
+		l, err := wal.Open(dir, wal.Options{FS: fs, SegmentBytes: 4096})
+		require.NoError(t, err)
+		var failCreate atomic.Bool
+		fs.SetFault(func(op faultfs.Op, name string) error {
+			if op == faultfs.OpSync {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if op == faultfs.OpCreate && failCreate.Load() {
+				return errInjected
+			}
+			return nil
+		})
+		go func() { // a round in flight, in its fsync
+			p, _ := l.Append([]byte("a"))
+			l.Sync(p)
+		}()
+		synctest.Wait()
+		synced := make(chan error, 1)
+		go func() { // not covered by it: gathers for the next round
+			p, _ := l.Append([]byte("b"))
+			synced <- l.Sync(p)
+		}()
+		synctest.Wait()
+		failCreate.Store(true)
+		_, err = l.Append(make([]byte, 4080)) // waits for the round, rotates, fails to create
+		require.ErrorIs(t, err, errInjected)
+		synctest.Wait()
+		select {
+		case err := <-synced:
+			require.NoError(t, err)
+		default:
+			t.Fatal("the gathered Sync is still waiting although its frame is durable")
+		}
+		failCreate.Store(false)
+		require.NoError(t, l.Close())
+	})
+}

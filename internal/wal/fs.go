@@ -37,8 +37,8 @@ type FS interface {
 // File is an open file of an [FS].
 type File interface {
 	io.ReaderAt
-	// WriteAt writes len(p) bytes at offset off. A Log calls it exactly once
-	// per frame.
+	// WriteAt writes len(p) bytes at offset off. A Log writes a frame, or
+	// the frames of one round (SyncAlways), with one call.
 	io.WriterAt
 	// Sync makes everything written so far durable (fsync).
 	Sync() error

@@ -365,8 +365,10 @@ func replaySegment(r *frameReader, fn func([]byte) error) error {
 
 // Append adds payload as one frame at the end of the log and returns the
 // position just past it. A frame that does not fit in the rest of the
-// segment starts a new one. Frames are in the log in the order their
-// Appends took the log's mutex.
+// segment starts a new one. Frames are in the log in the order in which
+// their Appends added them, under the log's mutex (an Append that must
+// first wait for a round in flight, to start a new segment, lets others
+// go before it).
 //
 // Under SyncNone and SyncEvery, Append copies the frame into the shared
 // mapping of the current segment (or, if the file cannot be mapped,
@@ -538,7 +540,7 @@ func (l *Log) trim() error {
 	if err := l.f.Truncate(l.off); err != nil {
 		return l.fail("truncate", l.path(l.seg), err)
 	}
-	l.long = false
+	l.long, l.alloc = false, l.off
 	return nil
 }
 
@@ -694,7 +696,7 @@ func (l *Log) run(r *round) bool {
 	}
 	l.mu.Lock()
 	l.flight = nil
-	if cap(r.buf) <= pendMax && l.spare == nil {
+	if cap(r.buf) <= pendMax {
 		l.spare = r.buf[:0]
 	}
 	r.buf, r.f = nil, nil
@@ -757,7 +759,8 @@ func (l *Log) waitIdle() {
 }
 
 // syncTo makes everything up to pos durable, keeping l.mu: it is commit
-// for the SyncEvery timer and Close. l.mu held.
+// for the SyncEvery timer, Flush and Close. Unlike commit it starts a
+// round even while others wait in waitIdle. l.mu held.
 func (l *Log) syncTo(pos Pos) error {
 	for {
 		if l.err != nil {
@@ -847,6 +850,7 @@ func (l *Log) rotate() error {
 		return l.fail("fsync", l.path(l.seg), err)
 	}
 	l.synced = Pos{l.seg, l.off}
+	l.release() // everything its waiters wrote is durable, even if what follows fails
 	f, err := l.createSegment(l.seg + 1)
 	if err != nil {
 		return err
@@ -863,7 +867,6 @@ func (l *Log) rotate() error {
 	l.f, l.seg, l.off, l.pendAt, l.alloc = f, l.seg+1, segHeaderSize, segHeaderSize, 0
 	l.noMap = false
 	l.synced = Pos{l.seg, l.off}
-	l.release() // everything its waiters wrote is durable
 	return nil
 }
 
@@ -927,8 +930,9 @@ func (l *Log) Size() int64 {
 // Close fsyncs what is written (under every policy), stops the SyncEvery
 // timer, closes the files and releases the directory lock. It returns the
 // log's sticky error if the log had failed or the final fsync fails.
-// Close is idempotent: later calls return nil. Appends and Syncs waiting
-// or arriving after Close return ErrClosed or the sticky error.
+// Close is idempotent: later calls return nil. Appends waiting or arriving
+// after Close return ErrClosed or the sticky error; a Sync returns the
+// sticky error, or nil for a position Close made durable.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -941,14 +945,15 @@ func (l *Log) Close() error {
 	if l.err == nil {
 		// Cut the padding first, so that the fsync below (if anything
 		// is unsynced) covers the file's final length.
-		err = errors.Join(l.flush(), l.trim())
+		if err = l.flush(); err == nil {
+			err = l.trim()
+		}
 	}
 	err = errors.Join(err, l.syncTo(Pos{l.seg, l.off}))
 	if err != nil && l.err != nil {
 		err = l.err
 	}
-	l.waitIdle()
-	l.release()
+	l.release() // syncTo ran the last round: nothing is in flight
 	if l.armed && l.timer.Stop() {
 		l.armed = false
 		l.ticks.Done()
