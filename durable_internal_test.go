@@ -147,6 +147,55 @@ func TestDurableReopenExact(t *testing.T) {
 	require.NoError(t, q.Delete(ctx, m.ReceiptHandle), "a lease taken before the reopen keeps its handle")
 }
 
+// A queue whose newest messages were deleted before a restart goes on
+// from its last seq, past the newest message it keeps: later sends, their
+// receives and their receipt handles work as before the restart (the
+// message log once put such a send in the slot of the seq it skipped,
+// so a receive found nothing there and panicked, and handles named the
+// wrong message).
+func TestDurableReopenAfterNewestDeleted(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, dir)
+	require.NoError(t, err)
+	q, err := b.CreateQueue(ctx, "q", QueueAttributes{})
+	require.NoError(t, err)
+	for _, body := range []string{"kept", "deleted-1", "deleted-2"} {
+		_, err := q.Send(ctx, body, 0)
+		require.NoError(t, err)
+	}
+	kept, err := q.Receive(ctx, 0)
+	require.NoError(t, err)
+	for range 2 {
+		m, err := q.Receive(ctx, 0)
+		require.NoError(t, err)
+		require.NoError(t, q.Delete(ctx, m.ReceiptHandle))
+	}
+	require.NoError(t, b.Close())
+
+	b, err = Open(ctx, dir)
+	require.NoError(t, err)
+	defer b.Close()
+	q, err = b.Queue("q")
+	require.NoError(t, err)
+	for _, body := range []string{"after-1", "after-2"} {
+		_, err := q.Send(ctx, body, 0)
+		require.NoError(t, err)
+	}
+	var got []string
+	for range 2 {
+		m, err := q.Receive(ctx, 0)
+		require.NoError(t, err)
+		got = append(got, m.Body)
+		require.NoError(t, q.Delete(ctx, m.ReceiptHandle), m.Body)
+	}
+	require.Equal(t, []string{"after-1", "after-2"}, got)
+	require.NoError(t, q.Delete(ctx, kept.ReceiptHandle), "the lease from before the restart")
+	info, err := q.Attributes(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.ActiveMsgNum+info.InactiveMsgNum)
+}
+
 // Ids never repeat across restarts, even after the records of a deleted
 // queue are compacted away; the clock never goes back behind the log.
 func TestDurableIDsAndClock(t *testing.T) {

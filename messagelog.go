@@ -24,21 +24,16 @@ type messageLog struct {
 	next           uint64 // seq after the newest message pushed
 }
 
-// pushAt appends m, whose seq may be past end() (replay skips the seqs of
-// messages that are gone): the ring restarts at m.seq, its messages moved
-// to the map, so a gap costs nothing.
-func (l *messageLog) pushAt(m *message) {
-	if m.seq != l.next {
-		if l.n > 0 {
-			l.compact()
-		}
-		l.next, l.ringBase = m.seq, m.seq
-	}
-	l.push(m)
-}
-
-// push appends m, whose seq must be end().
+// push appends m. Its seq is end() or past it: replay skips the seqs of
+// messages that are gone, and a queue rebuilt by replay goes on from the
+// last seq it had sent, which may be past the newest message kept. Past
+// end(), the ring restarts at m.seq, its messages moved to the map, so a
+// gap costs nothing (and get stays exact: a ring slot's seq is ringBase
+// plus its index).
 func (l *messageLog) push(m *message) {
+	if m.seq != l.next && l.n > 0 {
+		l.compact()
+	}
 	if l.n == 0 {
 		l.ringBase = m.seq
 	}

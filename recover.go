@@ -232,7 +232,7 @@ func (r *replay) build(b *Broker) error {
 			}
 			alive := m.where != inNone
 			m.where = inNone
-			q.log.pushAt(m)
+			q.log.push(m)
 			q.account(messageBytes(len(m.body)))
 			switch {
 			case !alive:

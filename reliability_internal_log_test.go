@@ -12,7 +12,8 @@ import (
 // removes, in patterns that make the ring sparse (a few old messages kept
 // while many pass) and dense (a backlog), and checks every method against
 // a sorted slice after each step. It reaches the ring, its compaction into
-// the map, and removals from both.
+// the map, and removals from both, and pushes past end(): the seqs that a
+// replay skips, or that a reopened queue's deleted newest messages had.
 func TestMessageLogAgainstModel(t *testing.T) {
 	compacted := 0
 	for seed := range uint64(4) {
@@ -21,11 +22,12 @@ func TestMessageLogAgainstModel(t *testing.T) {
 		l.reset(100)
 		var held []*message // the model: held messages by seq
 		next := uint64(100)
+		gap := uint64(0) // seqs the next push skips
 		for step := range 20_000 {
 			switch r := rng.IntN(100); {
 			case r < 50 || len(held) == 0: // push
-				m := &message{seq: next}
-				next++
+				m := &message{seq: next + gap}
+				next, gap = m.seq+1, 0
 				l.push(m)
 				held = append(held, m)
 			case r < 52: // remove the oldest
@@ -34,6 +36,8 @@ func TestMessageLogAgainstModel(t *testing.T) {
 			case r < 53 && seed%2 == 0: // purge
 				l.reset(next)
 				held = nil
+			case r < 55: // a gap: the next push skips seqs, as after a reopen
+				gap = uint64(1 + rng.IntN(5))
 			default: // remove a recent one, mostly: old ones linger
 				i := len(held) - 1 - rng.IntN(min(len(held), 8))
 				if rng.IntN(10) == 0 {
