@@ -42,13 +42,19 @@
 // survives without the earlier ones. Sealing a segment (Rotate, or Append
 // when the segment is full) fsyncs it under every policy, and the
 // directory is fsynced whenever a segment is created or removed, so a power
-// loss can only ever tear the last segment.
+// loss can only ever tear the last segment. That prefix rule assumes the
+// device keeps the unsynced bytes of a file in offset order (it loses a
+// suffix of them, as the tests' fault model does); the log writes them in
+// that order. A device that kept a later page of an unfinished fsync and
+// lost an earlier one would leave a hole before whole frames: Open then
+// reports it as corruption, naming the file and offset, rather than guess
+// whether the hole is an unfinished write or damage to acknowledged data.
 //
-// If an fsync (or a round's write) fails, the log fails for good: that call and every later
-// Append, Sync, Rotate and RemoveBefore return an error wrapping ErrFailed.
-// The fsync is not retried, because a retried fsync can report success for
-// pages the kernel has dropped; reopening the log recovers what the disk
-// holds.
+// If an fsync (or a round's write) fails, the log fails for good: that
+// call and every later Append, Sync, Rotate and RemoveBefore return an
+// error wrapping ErrFailed. The fsync is not retried, because a retried
+// fsync can report success for pages the kernel has dropped; reopening the
+// log recovers what the disk holds.
 //
 // # Format
 //
