@@ -3,7 +3,9 @@ package cmq
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Publish publishes one message to the topic with up to [Limits].Tags
@@ -31,7 +33,9 @@ func (t *Topic) Publish(ctx context.Context, body string, tags []string, routing
 // end; a body larger than the queue's MaxMsgSize is dropped at once. HTTP
 // pushes are made in the background. Pending deliveries count in the
 // subscription's and the topic's MsgCount, and are logged as warnings
-// when dropped.
+// when dropped. Subscriptions are served in the order of their names
+// (compared in lower case), so that a queue subscribed twice, with room
+// for one more message, always takes the first.
 //
 // Errors: [ErrBatchSize], [ErrEmptyMessage], [ErrBatchTooLarge] (bodies
 // over [Limits].PublishBatchBytes), [ErrMsgTagLimit], [ErrOutOfRange] for a
@@ -49,6 +53,7 @@ func (t *Topic) BatchPublish(ctx context.Context, bodies []string, tags []string
 // of it, copied under the topic's lock.
 type target struct {
 	s        *Subscription
+	key      string // the subscription's name in lower case
 	protocol Protocol
 	endpoint string
 }
@@ -94,7 +99,7 @@ func (t *Topic) publish(ctx context.Context, bodies []string, batch bool, tags [
 	}
 	var one [4]target
 	targets := one[:0]
-	for _, s := range t.subs {
+	for lower, s := range t.subs {
 		ok := false
 		if t.filter == FilterRoutingKey {
 			ok = bindingsMatch(s.attrs.BindingKeys, key)
@@ -102,13 +107,17 @@ func (t *Topic) publish(ctx context.Context, bodies []string, batch bool, tags [
 			ok = tagsMatch(s.attrs.FilterTags, tags)
 		}
 		if ok {
-			targets = append(targets, target{s, s.attrs.Protocol, s.attrs.Endpoint})
+			targets = append(targets, target{s, lower, s.attrs.Protocol, s.attrs.Endpoint})
 		}
 	}
 	if len(targets) == 0 {
 		t.mu.Unlock()
 		return nil, ErrNoMatch
 	}
+	// The same publish reaches its subscriptions in the same order every
+	// time, not the map's: two subscriptions of one queue that has room for
+	// one of them see the same one served.
+	slices.SortFunc(targets, func(a, b target) int { return strings.Compare(a.key, b.key) })
 	now := max(b.now(), t.modified)
 	if !allow(t.limit, now, n) {
 		t.mu.Unlock()

@@ -902,3 +902,40 @@ func BenchmarkPushLoopback(b *testing.B) {
 	got.Wait() // after the loop: b's own timer has stopped, so time it here
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "pushes/s")
 }
+
+// A publish serves its subscriptions in the order of their names, in lower
+// case, whatever the order they were made in: of two subscriptions of a
+// queue with room for one more message, the first by name gets it and the
+// other's delivery waits (pending). Before, the order was a map's.
+func TestPublishServesSubscriptionsInNameOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		l := cmq.DefaultLimits()
+		l.MsgHeapNum.Min = 1
+		b, err := cmq.NewBroker(cmq.WithLimits(l))
+		require.NoError(t, err)
+		defer b.Close()
+		q, err := b.CreateQueue(ctx, "q", cmq.QueueAttributes{MaxMsgHeapNum: cmq.Ptr(1)})
+		require.NoError(t, err)
+		tp, err := b.CreateTopic(ctx, "t", cmq.TopicAttributes{})
+		require.NoError(t, err)
+		var subs []*cmq.Subscription
+		for _, name := range []string{"zeta", "Beta", "alpha", "Gamma"} {
+			s, err := tp.Subscribe(ctx, name, cmq.SubscriptionAttributes{Protocol: cmq.ProtocolQueue, Endpoint: "q"})
+			require.NoError(t, err)
+			subs = append(subs, s)
+		}
+		_, err = tp.Publish(ctx, "m", nil, "")
+		require.NoError(t, err)
+		pending := map[string]int{}
+		for _, s := range subs {
+			a, err := s.Attributes(ctx)
+			require.NoError(t, err)
+			pending[s.Name()] = a.MsgCount
+		}
+		assert.Equal(t, map[string]int{"alpha": 0, "Beta": 1, "Gamma": 1, "zeta": 1}, pending)
+		m, err := q.Receive(ctx, 0)
+		require.NoError(t, err)
+		assert.Equal(t, "m", m.Body)
+	})
+}
