@@ -999,6 +999,12 @@ func modelSeeds() [][]byte {
 	seeds := [][]byte{
 		// create, send, receive, delete with the fresh handle.
 		modelJoin(c(0, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opDelete, 0, 0, 0}),
+		// the newest message deleted, the older one in flight; in
+		// FuzzModelDurable, 28 bytes reopen the broker right after the
+		// delete (the reopen draws depend on the input's length): the next
+		// send goes on from the deleted message's seq and is received.
+		modelJoin(c(0, 0), []byte{opSend, 0, 2, 0, opSend, 0, 2, 0, opBatchReceive, 0, 2, 0, opDelete, 0, 0, 0,
+			opSend, 0, 2, 0, opReceive, 0, 0, opReceive}),
 		// visibility timeout 1 s: receive, sleep 1 s, the old handle fails,
 		// receive again (dequeue count 2), delete the stale then the new one.
 		modelJoin(c(0, 4, 0), []byte{opSend, 0, 2, 0, opReceive, 0, 0, opSleep, 0, 2, opDelete, 0, 0, 0,
