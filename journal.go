@@ -153,13 +153,9 @@ func (b *Broker) compact() {
 	if err := j.finish(last); err != nil {
 		return
 	}
-	// The snapshot must be on disk before the segments it replaces go,
+	// RemoveBefore fsyncs the snapshot before the segments it replaces go,
 	// whatever the policy: under SyncNone or SyncEvery a power loss may
 	// lose recent changes, never the state those segments held.
-	if err := j.log.Flush(); err != nil {
-		j.fail(err)
-		return
-	}
 	if err := j.log.RemoveBefore(seg); err != nil {
 		j.fail(err)
 		return

@@ -484,18 +484,22 @@ func TestRemoveCrash(t *testing.T) {
 	}
 }
 
-// TestFlush: under SyncNone and SyncEvery, Flush makes everything appended
-// durable at once: a power loss right after it loses nothing.
-func TestFlush(t *testing.T) {
+// TestRemoveBeforeSyncs: under SyncNone and SyncEvery, RemoveBefore makes
+// everything appended durable before it removes a segment: a power loss
+// right after it loses nothing of what replaced the removed segments.
+func TestRemoveBeforeSyncs(t *testing.T) {
 	for _, policy := range []wal.SyncPolicy{wal.SyncNone, wal.SyncEvery(time.Hour)} {
 		t.Run(policy.String(), func(t *testing.T) {
 			for seed := range uint64(20) {
 				fs := faultfs.New()
 				l, err := wal.Open(dir, wal.Options{FS: fs, Sync: policy})
 				require.NoError(t, err)
+				appendAll(t, l, [][]byte{[]byte("replaced")})
+				cur, err := l.Rotate()
+				require.NoError(t, err)
 				ps := randomPayloads(rand.New(rand.NewPCG(seed, 1)), 50, 100)
 				appendAll(t, l, ps)
-				require.NoError(t, l.Flush())
+				require.NoError(t, l.RemoveBefore(cur))
 				fs = fs.Crash(rand.New(rand.NewPCG(seed, 2)))
 				l.Close()
 				l, err = wal.Open(dir, wal.Options{FS: fs})

@@ -759,7 +759,7 @@ func (l *Log) waitIdle() {
 }
 
 // syncTo makes everything up to pos durable, keeping l.mu: it is commit
-// for the SyncEvery timer, Flush and Close. Unlike commit it starts a
+// for the SyncEvery timer, RemoveBefore and Close. Unlike commit it starts a
 // round even while others wait in waitIdle. l.mu held.
 func (l *Log) syncTo(pos Pos) error {
 	for {
@@ -776,20 +776,6 @@ func (l *Log) syncTo(pos Pos) error {
 		}
 		l.run(l.start())
 	}
-}
-
-// Flush makes everything appended so far durable whatever the policy: it
-// returns after an fsync that covers it (or shares one). Under SyncNone
-// and SyncEvery it is how a caller makes one step durable at once (the
-// broker's compaction, before it removes the segments its snapshot
-// replaces).
-func (l *Log) Flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.usable(); err != nil {
-		return err
-	}
-	return l.syncTo(Pos{l.seg, l.off})
 }
 
 // arm starts the SyncEvery timer. l.mu held.
@@ -873,11 +859,22 @@ func (l *Log) rotate() error {
 // RemoveBefore deletes the sealed segments numbered below seg, oldest
 // first, fsyncing the directory after each, so that after a crash the
 // remaining segments are still consecutive. The current segment is never
-// removed. Sealed segments are durable (Rotate fsynced them), so nothing
-// after them depends on them being there.
+// removed. First it fsyncs everything appended, whatever the policy: what
+// replaces the removed segments (the broker's compaction snapshot) was
+// appended after them, and must not be lost to a power loss once they
+// are gone. Sealed segments are durable (Rotate fsynced them).
 func (l *Log) RemoveBefore(seg uint64) error {
 	l.removeM.Lock()
 	defer l.removeM.Unlock()
+	l.mu.Lock()
+	err := l.usable()
+	if err == nil {
+		err = l.syncTo(Pos{l.seg, l.off})
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	for {
 		l.mu.Lock()
 		if err := l.usable(); err != nil {
