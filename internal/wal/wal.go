@@ -70,7 +70,6 @@ type Log struct {
 	mem      []byte         // f's mapping while mapped, f[0:len(mem)]
 	guard    MapGuard       // of mem, or nil
 	noMap    bool           // f is not a Mapper or Map failed: write(2)
-	long     bool           // f may be longer than off (preallocated)
 	sealed   []segment      // sealed segments, oldest first
 	sealedN  int64          // their total size
 	synced   Pos            // everything up to here is durable
@@ -83,7 +82,7 @@ type Log struct {
 	pend     []byte         // buffered: frames not yet written, from pendAt to off
 	pendAt   int64
 	spare    []byte // buffered: a buffer for pend, from a finished round
-	alloc    int64  // buffered: the current segment's preallocated size
+	alloc    int64  // the size the current segment may have been extended to (preallocated); the file is no longer than max(alloc, off)
 	err      error  // sticky failure; wraps ErrFailed
 	closed   bool
 	buf      []byte // frame buffer, reused
@@ -484,10 +483,9 @@ func (l *Log) flush() error {
 const mapStep = 1 << 20
 
 // mapFor maps the current segment so that the mapping reaches end bytes,
-// preallocating the file to the next step: twice the current mapping, at
-// least mapStep, at most SegmentBytes, and at least end (a frame larger
-// than a segment gets a segment sized for it). When the file cannot be mapped, l.mem stays nil and the
-// segment is written with WriteAt. l.mu held, the log usable.
+// preallocating the file to the next step (growTo). When the file cannot
+// be mapped, l.mem stays nil and the segment is written with WriteAt.
+// l.mu held, the log usable.
 func (l *Log) mapFor(end int64) error {
 	if l.noMap {
 		return nil
@@ -497,8 +495,7 @@ func (l *Log) mapFor(end int64) error {
 		l.noMap = true
 		return nil
 	}
-	l.long = true
-	size := max(end, min(l.segMax, max(mapStep, 2*int64(len(l.mem)))))
+	size := l.growTo(end)
 	if l.mem != nil {
 		if err := l.unmap(); err != nil {
 			return err
@@ -534,14 +531,23 @@ func (l *Log) trim() error {
 	if err := l.unmap(); err != nil {
 		return err
 	}
-	if !l.long {
+	if l.alloc <= l.off {
 		return nil
 	}
 	if err := l.f.Truncate(l.off); err != nil {
 		return l.fail("truncate", l.path(l.seg), err)
 	}
-	l.long, l.alloc = false, l.off
+	l.alloc = l.off
 	return nil
+}
+
+// growTo returns the size to preallocate the current segment to so that
+// it reaches end, and records it: twice what is preallocated, at least
+// mapStep, at most SegmentBytes, and at least end (a frame larger than a
+// segment gets a segment sized for it). l.mu held.
+func (l *Log) growTo(end int64) int64 {
+	l.alloc = max(end, min(l.segMax, max(mapStep, 2*l.alloc)))
+	return l.alloc
 }
 
 // usable returns why the log cannot be written, or nil. l.mu held.
@@ -662,8 +668,7 @@ func (l *Log) start() *round {
 		r.buf, r.at = l.pend, l.pendAt
 		l.pend, l.spare, l.pendAt = l.spare[:0], nil, l.off
 		if _, ok := l.f.(Allocator); ok && l.off > l.alloc {
-			l.alloc = max(l.off, min(l.segMax, max(mapStep, 2*l.alloc)))
-			r.grow, l.long = l.alloc, true
+			r.grow = l.growTo(l.off)
 		}
 	}
 	l.flight = r
