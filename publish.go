@@ -114,10 +114,6 @@ func (t *Topic) publish(ctx context.Context, bodies []string, batch bool, tags [
 		t.mu.Unlock()
 		return nil, ErrNoMatch
 	}
-	// The same publish reaches its subscriptions in the same order every
-	// time, not the map's: two subscriptions of one queue that has room for
-	// one of them see the same one served.
-	slices.SortFunc(targets, func(a, b target) int { return strings.Compare(a.key, b.key) })
 	now := max(b.now(), t.modified)
 	if !allow(t.limit, now, n) {
 		t.mu.Unlock()
@@ -135,6 +131,11 @@ func (t *Topic) publish(ctx context.Context, bodies []string, batch bool, tags [
 	for i := range ids {
 		ids[i] = t.idPrefix + strconv.FormatUint(first+uint64(i), 10)
 	}
+	// The same publish reaches its subscriptions in the same order every
+	// time, not the map's: of two subscriptions of one queue that has room
+	// for one message, the same one is served. (Sorted after the unlock:
+	// targets are this call's own copy.)
+	slices.SortFunc(targets, func(a, b target) int { return strings.Compare(a.key, b.key) })
 	return ids, t.deliver(context.WithoutCancel(ctx), targets, ids, bodies, tags, now)
 }
 
