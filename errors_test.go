@@ -130,8 +130,8 @@ func TestSentinels(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf("cmq: %s (code %d, module %d)", e.Message, s.code, s.module), e.Error())
 			assert.Equal(t, fmt.Sprintf("(%d)%s", s.module, e.Message), e.WireMessage())
 
-			// errors.Is: itself, a copy with another message, and wrapped.
-			assert.ErrorIs(t, e, e)
+			// errors.Is: a copy with another message, wrapped; not another code.
+			assert.NotErrorIs(t, e, &cmq.Error{Code: e.Code + 1, Module: e.Module, Message: e.Message})
 			cp := &cmq.Error{Code: e.Code, Module: e.Module, Message: "something more specific"}
 			assert.ErrorIs(t, cp, e)
 			assert.ErrorIs(t, e, cp)

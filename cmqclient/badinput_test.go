@@ -239,7 +239,7 @@ func TestRetryTimeout(t *testing.T) {
 	<-arrived
 	cancel()
 	select {
-	case err := <-errc:
+	case err = <-errc:
 		assert.Same(t, context.Canceled, err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no return after cancel")
