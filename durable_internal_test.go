@@ -333,6 +333,7 @@ func TestDurablePowerLoss(t *testing.T) {
 		sent, deleted, deleting := map[string]bool{}, map[string]bool{}, map[string]bool{}
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
+		want, enough := 20+round%40, make(chan struct{}) // closed at the want-th acknowledged send
 		for g := range 4 {
 			wg.Go(func() {
 				r := rand.New(rand.NewPCG(uint64(round), uint64(g)))
@@ -349,6 +350,9 @@ func TestDurablePowerLoss(t *testing.T) {
 						}
 						mu.Lock()
 						sent[id] = true
+						if len(sent) == want {
+							close(enough)
+						}
 						mu.Unlock()
 						continue
 					}
@@ -371,18 +375,15 @@ func TestDurablePowerLoss(t *testing.T) {
 				}
 			})
 		}
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Microsecond) {
-			// Real goroutines on an in-memory file system: poll the
-			// count of acknowledged sends, bounded in time.
+		// Real goroutines on an in-memory file system: wait for the
+		// acknowledged sends, bounded in time.
+		select {
+		case <-enough:
+		case <-time.After(20 * time.Second):
 			mu.Lock()
 			n := len(sent)
 			mu.Unlock()
-			if n >= 20+round%40 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: only %d sends acknowledged in 20 s", round, n)
-			}
+			t.Fatalf("round %d: only %d sends acknowledged in 20 s", round, n)
 		}
 		mu.Lock()
 		crashed := fs.Crash(rand.New(rand.NewPCG(uint64(round), 99)))
