@@ -652,3 +652,66 @@ func TestDurableCompactionPowerLoss(t *testing.T) {
 		})
 	}
 }
+
+// A compaction that fails (here: removing the segments its snapshot
+// replaces) fails the broker like a failed fsync: later calls get
+// ErrJournal, and Health says why. Reopened, the directory holds every
+// acknowledged message.
+func TestDurableCompactionFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		fs := faultfs.New()
+		boom := errors.New("EIO")
+		fs.SetFault(func(op faultfs.Op, _ string) error {
+			if op == faultfs.OpRemove {
+				return boom
+			}
+			return nil
+		})
+		b, err := Open(ctx, "/d", withFS(fs), withSegmentBytes(64<<10), WithSync(SyncNone))
+		require.NoError(t, err)
+		keep, err := b.CreateQueue(ctx, "keep", QueueAttributes{})
+		require.NoError(t, err)
+		churn, err := b.CreateQueue(ctx, "churn", QueueAttributes{})
+		require.NoError(t, err)
+		kept := map[string]bool{}
+		for range 10 {
+			id, err := keep.Send(ctx, "kept", 0)
+			require.NoError(t, err)
+			kept[id] = true
+		}
+		body := strings.Repeat("x", 1000)
+		for i := 0; b.Health() == nil; i++ { // churn until a compaction has run and failed
+			require.Less(t, i, 10000, "no compaction")
+			if _, err := churn.Send(ctx, body, 0); err != nil {
+				break
+			}
+			m, err := churn.Receive(ctx, 0)
+			require.NoError(t, err)
+			require.NoError(t, churn.Delete(ctx, m.ReceiptHandle))
+			synctest.Wait() // a compaction started by this call has finished
+		}
+		require.ErrorIs(t, b.Health(), ErrJournal)
+		require.ErrorIs(t, b.Health(), boom)
+		_, err = keep.Send(ctx, "refused", 0)
+		require.ErrorIs(t, err, ErrJournal)
+		b.Close()
+
+		fs.SetFault(nil)
+		b, err = Open(ctx, "/d", withFS(fs))
+		require.NoError(t, err)
+		defer b.Close()
+		keep, err = b.Queue("keep")
+		require.NoError(t, err)
+		got := map[string]bool{}
+		for {
+			m, err := keep.Receive(ctx, 0)
+			if errors.Is(err, ErrNoMessage) {
+				break
+			}
+			require.NoError(t, err)
+			got[m.ID] = true
+		}
+		require.Equal(t, kept, got)
+	})
+}
