@@ -100,8 +100,10 @@ func TestRunReadTimeoutSparesLongPolls(t *testing.T) {
 	ctx := t.Context()
 	require.Equal(t, 0, code(call(t, ctx, base, "", "", "Action", "CreateQueue", "queueName", "q")))
 	sent := make(chan map[string]any, 1)
-	time.AfterFunc(time.Second, func() {
-		sent <- call(t, ctx, base, "", "", "Action", "SendMessage", "queueName", "q", "msgBody", "late")
+	time.AfterFunc(time.Second, func() { // past -read-timeout: the poll outlasts it
+		var r map[string]any
+		defer func() { sent <- r }() // also if call fails this goroutine: the test then fails, not hangs
+		r = call(t, ctx, base, "", "", "Action", "SendMessage", "queueName", "q", "msgBody", "late")
 	})
 	r := call(t, ctx, base, "", "", "Action", "ReceiveMessage", "queueName", "q", "pollingWaitSeconds", "5")
 	require.Equal(t, 0, code(<-sent))
