@@ -120,6 +120,8 @@ func TestAuthentication(t *testing.T) {
 			func(t *testing.T, r resp) { assertIs(t, r, detail(errType, "Timestamp")) }},
 		{"Nonce negative", func(v map[string]string, c *client) { v["Nonce"] = "-1"; c.sign(v) },
 			func(t *testing.T, r resp) { assertIs(t, r, detail(errType, "Nonce")) }},
+		{"Timestamp past int64", func(v map[string]string, c *client) { v["Timestamp"] = "99999999999999999999"; c.sign(v) },
+			func(t *testing.T, r resp) { assertErr(t, r, 4000, 10350) }},
 		{"wrong key", func(v map[string]string, c *client) { c.key = "other"; c.sign(v) },
 			func(t *testing.T, r resp) { assertIs(t, r, errAuth) }},
 		{"value changed after signing", func(v map[string]string, c *client) { v["queueName"] = "q2" },
@@ -295,4 +297,17 @@ func TestVerifier(t *testing.T) {
 		assert.False(t, v.matches("HmacSHA1", "C16WEtEXsD5v5tnaUMLAbZewXhI", "POST", vectorHost, Path, ps, false))
 		assert.False(t, v.matches("HmacSHA256", "C16WEtEXsD5v5tnaUMLAbZewXhI=", "POST", vectorHost, Path, ps, false))
 	}
+}
+
+// The signature's own parameters may come once each: a repeated one is
+// refused before the signature is checked.
+func TestAuthenticationRepeated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, Config{Credentials: map[string]string{"AKIDtest": "testkey"}})
+		const common = "Action=ListQueue&SecretId=AKIDtest&Signature=x&Timestamp=1&Nonce=1"
+		for _, name := range []string{"SecretId", "Signature", "Timestamp", "Nonce", "SignatureMethod"} {
+			_, r := e.c.sendRaw(t, t.Context(), "POST", Path, common+"&SignatureMethod=HmacSHA1&"+name+"=2")
+			assertIs(t, r, detail(errNotRepeated, name))
+		}
+	})
 }
