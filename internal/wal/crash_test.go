@@ -556,3 +556,27 @@ func TestRotateFailureReleasesWaiters(t *testing.T) {
 		require.NoError(t, l.Close())
 	})
 }
+
+// TestBufferOverflow: under SyncAlways, Append writes the buffered frames
+// itself once they pass a MiB, without waiting for a Sync: they are then
+// in the kernel and survive the death of the process.
+func TestBufferOverflow(t *testing.T) {
+	fs := faultfs.New()
+	l, err := wal.Open(dir, wal.Options{FS: fs})
+	require.NoError(t, err)
+	writes := fs.Count(faultfs.OpWrite)
+	ps := make([][]byte, 200)
+	for i := range ps {
+		ps[i] = bytes.Repeat([]byte{byte(i)}, 8<<10)
+	}
+	appendAll(t, l, ps) // 1.6 MiB, no Sync
+	assert.Equal(t, writes+1, fs.Count(faultfs.OpWrite), "one write, of the first MiB and a frame")
+	fs = fs.Kill()
+	l.Close()
+	l, err = wal.Open(dir, wal.Options{FS: fs})
+	require.NoError(t, err)
+	defer l.Close()
+	got := nilToEmpty(replayAll(t, l))
+	require.GreaterOrEqual(t, len(got), 1<<20/(8<<10), "the frames of the first MiB")
+	assert.Equal(t, ps[:len(got)], got)
+}
