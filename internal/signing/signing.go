@@ -96,7 +96,7 @@ func NewSigner(method, key string) *Signer {
 }
 
 // sum signs the request into st.enc and returns it.
-func (s *Signer) sum(st *state, method, host, path string, ps []Param, skipAt bool) []byte {
+func sum(st *state, method, host, path string, ps []Param, skipAt bool) []byte {
 	st.buf = AppendStringToSign(st.buf[:0], method, host, path, ps, skipAt)
 	st.mac.Reset()
 	st.mac.Write(st.buf)
@@ -113,15 +113,16 @@ func (s *Signer) sum(st *state, method, host, path string, ps []Param, skipAt bo
 func (s *Signer) Sign(method, host, path string, ps []Param) string {
 	st := s.pool.Get().(*state)
 	defer s.pool.Put(st)
-	return string(s.sum(st, method, host, path, ps, false))
+	return string(sum(st, method, host, path, ps, false))
 }
 
 // Verify reports whether got is the signature of a request. The
-// comparison takes the same time wherever got differs.
+// comparison takes the same time wherever got differs (a length that
+// differs, which is public, returns at once).
 func (s *Signer) Verify(got, method, host, path string, ps []Param, skipAt bool) bool {
 	st := s.pool.Get().(*state)
 	defer s.pool.Put(st)
-	want := s.sum(st, method, host, path, ps, skipAt)
+	want := sum(st, method, host, path, ps, skipAt)
 	if len(want) != len(got) {
 		return false
 	}
