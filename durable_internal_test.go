@@ -637,18 +637,7 @@ func TestDurableCompactionPowerLoss(t *testing.T) {
 			b, err = Open(ctx, "/d", withFS(crashed))
 			require.NoError(t, err)
 			defer b.Close()
-			q, err = b.Queue("keep")
-			require.NoError(t, err)
-			got := map[string]bool{}
-			for {
-				m, err := q.Receive(ctx, 0)
-				if errors.Is(err, ErrNoMessage) {
-					break
-				}
-				require.NoError(t, err)
-				got[m.ID] = true
-			}
-			require.Equal(t, kept, got, "seed %d", seed)
+			require.Equal(t, kept, receiveIDs(t, b, "keep"), "seed %d", seed)
 		})
 	}
 }
@@ -701,17 +690,23 @@ func TestDurableCompactionFailure(t *testing.T) {
 		b, err = Open(ctx, "/d", withFS(fs))
 		require.NoError(t, err)
 		defer b.Close()
-		keep, err = b.Queue("keep")
-		require.NoError(t, err)
-		got := map[string]bool{}
-		for {
-			m, err := keep.Receive(ctx, 0)
-			if errors.Is(err, ErrNoMessage) {
-				break
-			}
-			require.NoError(t, err)
-			got[m.ID] = true
-		}
-		require.Equal(t, kept, got)
+		require.Equal(t, kept, receiveIDs(t, b, "keep"))
 	})
+}
+
+// receiveIDs receives every visible message of queue name and returns
+// their ids.
+func receiveIDs(t *testing.T, b *Broker, name string) map[string]bool {
+	t.Helper()
+	q, err := b.Queue(name)
+	require.NoError(t, err)
+	got := map[string]bool{}
+	for {
+		m, err := q.Receive(context.Background(), 0)
+		if errors.Is(err, ErrNoMessage) {
+			return got
+		}
+		require.NoError(t, err)
+		got[m.ID] = true
+	}
 }
